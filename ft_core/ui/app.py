@@ -1,0 +1,43 @@
+"""Build the Blocks: a header, then the Data, Train, Compare and Playground tabs."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from ..models import device_info
+from . import compare_tab, data_tab, playground_tab, train_tab
+from .state import AppContext
+
+CSS = """
+.ft-small {font-size: 0.85em; opacity: 0.8}
+"""
+
+
+def _header() -> str:
+    info = device_info()
+    memory = f", {info['memory_gb']} GiB" if info.get("memory_gb") else ""
+    return (f"# Fine-Tuning Lab\nLoad data, fine-tune a Hugging Face model, see what changed. "
+            f"<span class='ft-small'>Device: **{info['name']}**{memory}</span>")
+
+
+def build_app(runs_dir: str = "runs", space_mode: bool = False) -> gr.Blocks:
+    ctx = AppContext(runs_dir=runs_dir, space_mode=space_mode)
+    with gr.Blocks(title="Fine-Tuning Lab") as demo:
+        gr.Markdown(_header())
+        ctx.data_state = gr.State(None)
+        with gr.Tabs():
+            with gr.Tab("Data", id="data"):
+                data_tab.build(ctx)
+            with gr.Tab("Train", id="train"):
+                train_tab.build(ctx)
+            with gr.Tab("Compare", id="compare"):
+                compare_tab.build(ctx)
+            with gr.Tab("Playground", id="playground"):
+                playground_tab.build(ctx)
+    demo.ft_context = ctx  # tests and app.py reach the context through the Blocks
+    return demo
+
+
+def launch_kwargs() -> dict:
+    """Arguments for demo.launch shared by app.py and tests."""
+    return {"css": CSS, "theme": gr.themes.Soft()}
