@@ -248,6 +248,8 @@ class SearchConfig(_Config):
     storage: str | None = _help("Optuna storage URL (default: sqlite in the run folder).",
                                 None)
     study_name: str | None = _help("Study name (default: the run id).", None)
+    seed: int | None = _help("Sampler seed (empty = random; give each worker of a shared "
+                             "study its own seed or none).", None)
 
     def __post_init__(self):
         require(self.n_trials >= 1, f"Run at least one trial (got {self.n_trials}).")
