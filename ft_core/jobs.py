@@ -139,6 +139,25 @@ class JobManager:
             self._enqueue(job)
         return run_dir
 
+    def rerun(self, session: str, run_id: str, runs_dir: str | Path, command: str,
+              origin: str | None = None) -> Path:
+        """Run a command again in an existing run folder with its config.yaml (search
+        "Continue": the same folder and study get more trials). Any final status is fine."""
+        with self._lock:
+            self._refuse_second(session)
+            run_dir = runs.run_path(runs_dir, run_id)
+            other = self._jobs.get(run_id)
+            if other and other.session != session:
+                raise UserError("That run was started by another session.",
+                                hint="Only the session that started it can continue it.")
+            status = runs.read_run_info(run_dir).get("status")
+            if status not in FINAL:
+                raise UserError(f"Run {run_id} is {status}: wait for it to end first.")
+            runs.clear_stop(run_dir)
+            runs.write_run_info(run_dir, status="queued", error=None)
+            self._enqueue(Job(run_id, run_dir, session, origin=origin, command=command))
+        return run_dir
+
     def stop(self, session: str, run_id: str, runs_dir: str | Path | None = None, *,
              allow_unowned: bool = False) -> str:
         """Ask the session's job to stop: a queued job is dropped, a running one gets the
