@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from ..models import device_info
+from ..space import SpaceSettings, maybe_cleanup
 from . import compare_tab, data_tab, playground_tab, train_tab
 from .state import AppContext
 
@@ -20,10 +21,29 @@ def _header() -> str:
             f"<span class='ft-small'>Device: **{info['name']}**{memory}</span>")
 
 
+def _space_banner(settings: SpaceSettings) -> None:
+    """Shared-demo notice: the limits in force and a Duplicate Space button."""
+    limits = "".join(f"\n- {item}" for item in settings.limits_text())
+    gr.Markdown(f"**Shared demo (Space mode).** Limits in force:{limits}\n\n"
+                "Duplicate this Space to train without them on your own hardware.",
+                elem_id="space-banner")
+    gr.DuplicateButton(value="Duplicate this Space", elem_id="space-duplicate")
+
+
+def _sweep(runs_dir: str, settings: SpaceSettings) -> None:
+    maybe_cleanup(runs_dir, settings)
+
+
 def build_app(runs_dir: str = "runs", space_mode: bool = False) -> gr.Blocks:
-    ctx = AppContext(runs_dir=runs_dir, space_mode=space_mode)
+    # FT_LAB_SPACE_MODE / SPACE_ID turn Space mode on as well as the flag.
+    settings = SpaceSettings.from_env(space_mode=space_mode or None)
+    ctx = AppContext(runs_dir=runs_dir, space_mode=settings.enabled, space_settings=settings)
     with gr.Blocks(title="Fine-Tuning Lab") as demo:
         gr.Markdown(_header())
+        if settings.enabled:
+            _space_banner(settings)
+            # Old sessions' runs are swept on page loads (at most every 10 minutes).
+            demo.load(lambda: _sweep(runs_dir, settings), None, None, queue=False)
         ctx.data_state = gr.State(None)
         with gr.Tabs():
             with gr.Tab("Data", id="data"):

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 
 import gradio as gr
 
+from ..space import SpaceSettings, session_runs_dir
+from .common import session_id
+
 
 @dataclass
 class AppContext:
@@ -20,3 +23,8 @@ class AppContext:
     space_mode: bool = False
     data_state: gr.State | None = None
     extras: dict = field(default_factory=dict)
+    space_settings: SpaceSettings = field(default_factory=SpaceSettings)
+
+    def runs_dir_for(self, request: gr.Request | None) -> str:
+        """This visitor's runs folder: runs_dir/sessions/<id> in Space mode, else runs_dir."""
+        return str(session_runs_dir(self.runs_dir, session_id(request), self.space_settings))
