@@ -174,6 +174,8 @@ class TrainConfig(_Config):
     loss_on_answers_only: bool = _help("Chat data: compute the loss on answers only.", True)
     use_chat_template: bool = _help("Chat data: format with the tokenizer's chat template.",
                                     True)
+    eval_on_start: bool = _help("Evaluate the untrained model first: a baseline point on "
+                                "the curves.", False)
 
     def __post_init__(self):
         require(self.learning_rate > 0, f"Learning rate must be > 0 (got {self.learning_rate}).",
