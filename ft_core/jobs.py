@@ -89,6 +89,10 @@ class JobManager:
                     return job
         return None
 
+    def job(self, run_id: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(run_id)
+
     def owner(self, run_id: str) -> str | None:
         with self._lock:
             job = self._jobs.get(run_id)
