@@ -406,8 +406,8 @@ def build(ctx: AppContext) -> None:
     refresh.click(refresh_models, None, model, **private)
     mode.change(lambda m: gr.Chatbot(visible=m == CHAT), mode, chatbot, **private)
     preset.change(apply_preset, preset, [preset_note] + settings, **private)
-    gen_event = gr.on([go_btn.click, prompt.submit], _api(run_generation, base_names), base + settings,
-                      [chatbot, output, notes, tokens, position, gen_state],
+    gen_event = gr.on([go_btn.click, prompt.submit], _api(run_generation, base_names),
+                      base + settings, [chatbot, output, notes, tokens, position, gen_state],
                       api_name="generate", concurrency_limit=4)
     gen_event.then(show_dist, dist_inputs, dist_outputs, show_progress="hidden",
                    api_visibility="private")
@@ -424,5 +424,5 @@ def build(ctx: AppContext) -> None:
                      base + [n_samples] + settings,
                      [samples_html, diversity_md, samples_json], api_name="sample",
                      concurrency_limit=2)
-    beam_btn.click(_api(run_beam_view, base_names), base + settings, [beams_df, steps_df, beam_notes],
-                   api_name="beams", concurrency_limit=2)
+    beam_btn.click(_api(run_beam_view, base_names), base + settings,
+                   [beams_df, steps_df, beam_notes], api_name="beams", concurrency_limit=2)
