@@ -313,10 +313,13 @@ class _EvalIndexTrial:
     def __init__(self, trial: optuna.Trial):
         self._trial = trial
         self._evals = 0
+        self._last_step = None
 
     def report(self, value: float, step: int | None = None) -> None:
+        if step is not None and step == self._last_step:
+            return  # the final evaluate() repeating the last eval's step
         self._evals += 1
-        self._trial.set_user_attr("last_step", step)
+        self._last_step = step
         self._trial.report(value, self._evals)
 
     def __getattr__(self, name):
@@ -342,13 +345,18 @@ def _stop_relay(search_dir: Path, trial_dir: Path):
 
 
 def trial_config(base: RunConfig, params: dict, number: int) -> RunConfig:
-    """The single-run config of one trial: base + params, no search, no checkpoints."""
+    """The single-run config of one trial: base + params, no checkpoints.
+
+    The search section stays (with the objective spelled eval_...): train() reads the
+    objective from it to report to the trial."""
     cfg = apply_params(base, params)
     train = cfg.train
     if not train.load_best_model_at_end and train.early_stopping_patience is None:
         # A trial is never resumed: checkpoints would only cost time and disk.
         train = dataclasses.replace(train, save_strategy="no")
-    return dataclasses.replace(cfg, train=train, search=None,
+    search = dataclasses.replace(base.search, objective=normalize_objective(
+        base.search.objective))
+    return dataclasses.replace(cfg, train=train, search=search,
                                name=f"{base.name or 'search'}-trial-{number}")
 
 
@@ -365,8 +373,9 @@ def _prepare_trial_dir(run_dir: Path, number: int, cfg: RunConfig) -> Path:
     return trial_dir
 
 
-def _objective_fn(config: RunConfig, run_dir: Path, objective: str, keep_models: bool):
-    from .train import train  # heavy (torch, transformers): only when a trial runs
+def _objective_fn(config: RunConfig, run_dir: Path, objective: str, prepared,
+                  keep_models: bool):
+    from .train import train_prepared  # heavy (torch, transformers): only when trials run
 
     def objective_fn(trial: optuna.Trial) -> float:
         params = suggest(trial, config.search.space)
@@ -375,8 +384,8 @@ def _objective_fn(config: RunConfig, run_dir: Path, objective: str, keep_models:
         trial_dir = _prepare_trial_dir(run_dir, trial.number, cfg)
         trial.set_user_attr("trial_dir", str(trial_dir))
         try:
-            metrics = train(cfg, trial_dir, trial=_EvalIndexTrial(trial),
-                            extra_callbacks=(_stop_relay(run_dir, trial_dir),))
+            metrics = train_prepared(cfg, trial_dir, prepared, trial=_EvalIndexTrial(trial),
+                                     extra_callbacks=(_stop_relay(run_dir, trial_dir),))
         except (optuna.TrialPruned, UserError, KeyboardInterrupt):
             raise
         except Exception as exc:  # noqa: BLE001 - one bad trial must not end the search
@@ -384,6 +393,9 @@ def _objective_fn(config: RunConfig, run_dir: Path, objective: str, keep_models:
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
             raise _TrialCrashed(str(exc)) from exc
         finally:
+            # A trial is never resumed, and "Train with best" retrains: only keep weights
+            # when asked (a stopped trial may also have left a checkpoint).
+            shutil.rmtree(trial_dir / "checkpoints", ignore_errors=True)
             if not keep_models:
                 shutil.rmtree(trial_dir / "model", ignore_errors=True)
             gc.collect()
@@ -438,12 +450,28 @@ def _ensure_run_folder(config: RunConfig, run_dir: Path) -> None:
                             task=config.model.task, base_model=config.model.name_or_path,
                             method=config.model.method, dataset=config.data.source,
                             created=time.time(), name=config.name)
+    runs.write_run_info(run_dir, kind="search")  # the runs table tells searches apart
+
+
+def _without_test(prepared):
+    """Trials are scored on validation; evaluating the test split in every trial would
+    cost time and tempt selecting on test data. "Train with best" reports test metrics."""
+    splits = getattr(prepared, "splits", None)
+    if splits is None or "test" not in splits or "validation" not in splits or \
+            len(splits["validation"]) == 0:
+        return prepared
+    from datasets import DatasetDict
+    kept = DatasetDict({k: v for k, v in splits.items() if k != "test"})
+    return dataclasses.replace(prepared, splits=kept)
 
 
 def run_search(config: RunConfig, run_dir: str | Path, *, n_trials: int | None = None,
                storage: str | None = None, study_name: str | None = None,
-               keep_trial_models: bool = False) -> optuna.Study:
-    """Run ``n_trials`` more trials of the study (created, or loaded to continue it)."""
+               keep_trial_models: bool = False, prepared=None) -> optuna.Study:
+    """Run ``n_trials`` more trials of the study (created, or loaded to continue it).
+
+    The data is prepared once for all trials (the space never touches it); tests and
+    benches may pass a ``prepared`` dataset of their own."""
     run_dir = Path(run_dir)
     if config.search is None:
         config = dataclasses.replace(config, search=SearchConfig(
@@ -455,19 +483,31 @@ def run_search(config: RunConfig, run_dir: str | Path, *, n_trials: int | None =
     _ensure_run_folder(config, run_dir)
     url = storage or search.storage or default_storage_url(run_dir)
     name = study_name or search.study_name or run_dir.name
-    study = open_study(url, name, search.direction, sampler=make_sampler(search, n_trials),
-                       pruner=make_pruner(search, n_trials))
+    try:
+        from .train import prepare_data, validate
+        if prepared is None:
+            prepared = prepare_data(config)
+        validate(config, prepared)  # data and model problems fail here, before any trial
+        prepared = _without_test(prepared)
+        study = open_study(url, name, search.direction,
+                           sampler=make_sampler(search, n_trials),
+                           pruner=make_pruner(search, n_trials))
+    except Exception as exc:
+        runs.write_run_info(run_dir, status="failed", error=str(exc), finished=time.time())
+        runs.append_event(run_dir, "search", status="failed", error=str(exc))
+        raise
     orphans = fail_orphaned_trials(study)
     runs.clear_stop(run_dir)  # a Stop from an earlier session must not end this one
-    runs.write_run_info(run_dir, kind="search", status="running", pid=os.getpid(),
-                        storage=safe_url(url), study_name=name, objective=objective,
-                        direction=search.direction, started=time.time())
+    runs.write_run_info(run_dir, status="running", pid=os.getpid(), storage=safe_url(url),
+                        study_name=name, objective=objective, direction=search.direction,
+                        started=time.time(), error=None)
     runs.append_event(run_dir, "search", status="running", study_name=name,
                       storage=safe_url(url), n_trials=n_trials, objective=objective,
                       failed_orphans=orphans)
     status, error = "finished", None
     try:
-        study.optimize(_objective_fn(config, run_dir, objective, keep_trial_models),
+        study.optimize(_objective_fn(config, run_dir, objective, prepared,
+                                     keep_trial_models),
                        n_trials=n_trials, timeout=search.timeout_s,
                        callbacks=[_record_trial(run_dir)], catch=(_TrialCrashed,),
                        gc_after_trial=True)
@@ -480,17 +520,19 @@ def run_search(config: RunConfig, run_dir: str | Path, *, n_trials: int | None =
         status, error = "failed", str(exc)
         raise
     finally:
-        _finish(study, config, run_dir, status, error)
+        _finish(study, config, run_dir, status, error, objective)
     return study
 
 
 def _finish(study: optuna.Study, config: RunConfig, run_dir: Path, status: str,
-            error: str | None) -> None:
+            error: str | None, objective: str) -> None:
     best = _best_trial(study)
-    fields = {"status": status, "finished": time.time(), "error": error}
+    fields = {"status": status, "finished": time.time(), "error": error,
+              "n_trials_done": len(study.get_trials(deepcopy=False))}
     if best is not None:
-        fields.update(best_metric=best.value, best_trial=best.number, best_params=best.params,
-                      metrics={config.search.objective: best.value})
+        fields.update(best_metric={"name": objective, "value": best.value},
+                      best_trial=best.number, best_params=best.params,
+                      metrics={objective: best.value})
         best_config(study, config).save(run_dir / "best_config.yaml")
     runs.write_run_info(run_dir, **fields)
     runs.append_event(run_dir, "search", status=status, error=error,
@@ -577,26 +619,38 @@ def search_command(config_path: str | Path, run_dir: str | Path, *,
 # -- Command line --------------------------------------------------------------------------
 
 def add_cli(subparsers) -> None:
-    """`python -m ft_core search ...` (the parser lives in cli.py; the work lives here)."""
+    """`python -m ft_core search ...` (registered by cli.py; the work lives here)."""
+    import argparse
+
+    from .cli import _add_config_args
     p = subparsers.add_parser(
         "search", help="Hyperparameter search with Optuna (each trial a real training run).",
         description="Run (or continue) an Optuna study. Several workers with the same "
-                    "--storage and --study-name share one study.")
-    p.add_argument("--config", required=True, help="Run config YAML (a 'search:' section "
-                   "is optional: without one the default space is searched).")
+                    "--storage and --study-name share one study. A config without a "
+                    "'search:' section searches the default space.")
+    _add_config_args(p)
     p.add_argument("--storage", help="Optuna storage URL (default: sqlite in the run folder; "
                    "postgresql://... or mysql+pymysql://... for many machines).")
-    p.add_argument("--study-name", help="Study name (default: the run id).")
+    p.add_argument("--study-name", help="Study name (default: the run folder's name).")
     p.add_argument("--n-trials", type=int, help="Trials this worker runs (default: config).")
     p.add_argument("--run-dir", help="Search folder (created if missing; default: a new "
                    "folder under runs_dir). Reuse it to continue the search.")
     p.add_argument("--keep-trial-models", action="store_true",
                    help="Keep every trial's final model (off: saves disk).")
+    # The job runner's Resume passes --resume; a search always continues its study.
+    p.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cli_search)
 
 
 def cli_search(args) -> int:
-    config = RunConfig.load(args.config)
+    from .cli import load_config
+    config = load_config(args)
+    if config.search is None or not config.search.space:
+        space = default_space(config.model.task, config.model.method)
+        base = config.search or SearchConfig()
+        config = dataclasses.replace(config, search=dataclasses.replace(base, space=space))
+        print("No search space in the config: searching the default space "
+              f"({', '.join(p.name for p in space)}).", flush=True)
     run_dir = Path(args.run_dir) if args.run_dir else runs.create_run(config)
     print(f"Search folder: {run_dir}", flush=True)
     study = run_search(config, run_dir, n_trials=args.n_trials, storage=args.storage,
