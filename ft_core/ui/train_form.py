@@ -106,7 +106,7 @@ class TrainForm:
                                      allow_custom_value=True, label="Model",
                                      info="A preset, or type a Hub id, a local folder or a "
                                           "runs/<id> folder.", elem_id="train-model", scale=3)
-            w["name"] = gr.Textbox(label="Run name (optional)", elem_id="train-name",
+            w["name"] = gr.Textbox("", label="Run name (optional)", elem_id="train-name",
                                    placeholder="e.g. minilm-reviews", scale=1)
         self.model_note = gr.Markdown(model_note(MINILM, "classification"),
                                       elem_id="train-model-note")
@@ -120,7 +120,7 @@ class TrainForm:
                                               info=_MH["lora_dropout"], minimum=0, maximum=0.99)
             with gr.Row():
                 w["lora_target_modules"] = gr.Textbox(
-                    label="Target modules", info=_MH["lora_target_modules"] +
+                    "", label="Target modules", info=_MH["lora_target_modules"] +
                     " Comma-separated, e.g. q_proj, v_proj.", placeholder="(defaults)")
                 w["merge_lora"] = gr.Checkbox(_M.merge_lora, label="Also save a merged model",
                                               info=_MH["merge_lora"])
@@ -171,6 +171,8 @@ class TrainForm:
                 w["load_best_model_at_end"] = gr.Checkbox(
                     _T.load_best_model_at_end, label="Load best model at end",
                     info=_TH["load_best_model_at_end"])
+                w["eval_on_start"] = gr.Checkbox(_T.eval_on_start, label="Evaluate before "
+                                                 "training", info=_TH["eval_on_start"])
                 w["metric_for_best_model"] = gr.Dropdown(
                     [""] + BEST_METRICS, value="", allow_custom_value=True,
                     label="Metric for best model", info=_TH["metric_for_best_model"])
@@ -223,16 +225,21 @@ class TrainForm:
     def named(self, fn):
         """``fn(data, *values, request=None)`` re-exposed with one named parameter per
         widget, so the API (gradio_client) shows 'learning_rate', not 'param_7'."""
-        def call(*args, request: gr.Request = None, **kwargs):
-            bound = signature.bind(*args, **kwargs)
-            values = [bound.arguments[n] for n in ["data", *self.names]]
-            return fn(*values, request=request)
-
+        names = ["data", *self.names]
         params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-                  for n in ["data", *self.names]]
+                  for n in names]
+        # Gradio injects gr.Request only into a positional parameter annotated with it.
+        params.append(inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                        default=None, annotation=gr.Request))
         signature = inspect.Signature(params)
-        call.__signature__ = signature.replace(parameters=[*params, inspect.Parameter(
-            "request", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=gr.Request)])
+
+        def call(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            values = [bound.arguments[n] for n in names]
+            return fn(*values, request=bound.arguments.get("request"))
+
+        call.__signature__ = signature
+        call.__annotations__ = {"request": gr.Request}
         call.__name__ = getattr(fn, "__name__", "call")
         return call
 

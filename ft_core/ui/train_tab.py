@@ -366,19 +366,14 @@ def validate_config(config: RunConfig) -> list[str]:
 
 
 def recipe_items() -> list[tuple[str, str]]:
-    """(name, description) of the training core's recipes, [] before they exist."""
+    """(name, description) of the training core's recipes, offline ones first."""
     if not importlib.util.find_spec("ft_core.recipes"):
         return []
     from .. import recipes
-    listing = getattr(recipes, "RECIPES", None) or {}
-    out = []
-    for name, recipe in listing.items():
-        out.append((name, getattr(recipe, "description", "")))
-    return out
+    items = sorted(recipes.RECIPES.values(), key=lambda r: r.online)
+    return [(r.name, ("(online) " if r.online else "") + r.description) for r in items]
 
 
 def recipe_config(name: str) -> RunConfig:
     from .. import recipes
-    recipe = recipes.RECIPES[name]
-    config = getattr(recipe, "config", recipe)
-    return config() if callable(config) else config
+    return recipes.recipe_config(name)
