@@ -162,6 +162,59 @@ def suggest(trial: optuna.Trial, space: list[SearchParam]) -> dict:
     return params
 
 
+SPACE_COLUMNS = ["name", "kind", "low", "high", "log", "choices"]
+
+
+def space_to_rows(space: list[SearchParam]) -> list[list]:
+    """Rows for a table editor: name, kind, low, high, log, choices ("8, 16, 32")."""
+    return [[p.name, p.kind, p.low, p.high, bool(p.log),
+             ", ".join(str(c) for c in p.choices) if p.choices else ""] for p in space]
+
+
+def _blank(value) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _number(value, where: str) -> float | None:
+    if _blank(value):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{where}: {value!r} is not a number.") from None
+
+
+def space_from_rows(rows) -> list[SearchParam]:
+    """Parse a table editor's rows (a DataFrame or lists) into checked SearchParams.
+
+    Rows without a name are skipped (the editor's empty last row); choices are a
+    comma-separated list whose items are read as numbers where they look like numbers."""
+    import yaml
+    if hasattr(rows, "values") and hasattr(rows, "columns"):
+        rows = rows.values.tolist()
+    space = []
+    for row in rows or []:
+        row = list(row) + [None] * (len(SPACE_COLUMNS) - len(row))
+        name, kind, low, high, log_, choices = row[:6]
+        if _blank(name):
+            continue
+        name = str(name).strip()
+        choices = [] if _blank(choices) else [
+            yaml.safe_load(c.strip()) for c in str(choices).split(",") if c.strip()]
+        kind = "categorical" if _blank(kind) and choices else (str(kind).strip().lower()
+                                                                if not _blank(kind) else "float")
+        log_ = str(log_).strip().lower() in ("true", "1", "yes", "y") if not isinstance(
+            log_, bool) else log_
+        space.append(SearchParam(name, kind, _number(low, f"{name} low"),
+                                 _number(high, f"{name} high"), log=bool(log_),
+                                 choices=choices or None))
+    return space
+
+
 def grid_values(p: SearchParam) -> list:
     """Points a grid search tries: every choice; ints up to 5 values; floats low/mid/high."""
     if p.kind == "categorical":
@@ -257,9 +310,19 @@ def open_study(url: str, study_name: str, direction: str, *, sampler=None,
                                sampler=sampler, pruner=pruner, load_if_exists=True)
 
 
+_read_storages: dict[str, optuna.storages.RDBStorage] = {}  # url -> storage (a pool)
+
+
 def load_study(url: str, study_name: str) -> optuna.Study | None:
-    """The study if it exists yet (a worker may still be starting), else None."""
-    storage = open_storage(url)
+    """The study if it exists yet (a worker may still be starting), else None.
+
+    A UI polls this every few seconds: the storage (an engine with its connection pool)
+    is opened once per URL and reused, not per call."""
+    storage = _read_storages.get(url)
+    if storage is None:
+        if len(_read_storages) >= 16:  # keep a few recent searches' engines, not all
+            _read_storages.pop(next(iter(_read_storages))).engine.dispose()
+        storage = _read_storages[url] = open_storage(url)
     try:
         storage.get_study_id_from_name(study_name)
     except KeyError:
@@ -603,6 +666,30 @@ def _quiet(plot, study):
     except Exception:  # noqa: BLE001 - e.g. all trials with identical params
         log.debug("plot %s failed", plot.__name__, exc_info=True)
         return None
+
+
+def summary(study: optuna.Study | None, info: dict | None = None) -> str:
+    """One Markdown line: status, trials by state, the best value and parameters."""
+    info = info or {}
+    status = info.get("status", "starting")
+    if study is None:
+        return f"**Search {info.get('id', '')}**: {status}, no trial yet."
+    trials = study.get_trials(deepcopy=False)
+    by_state: dict[str, int] = {}
+    for t in trials:
+        by_state[trial_state(t).lower()] = by_state.get(trial_state(t).lower(), 0) + 1
+    states = ", ".join(f"{n} {s}" for s, n in sorted(by_state.items()))
+    text = f"**Search {info.get('id', study.study_name)}**: {status} · {len(trials)} " \
+           f"trial(s) ({states or 'none yet'})"
+    best = _best_trial(study)
+    if best is not None:
+        params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in best.params.items())
+        text += f" · best {info.get('objective', 'value')} **{best.value:.4g}** " \
+                f"(trial {best.number}: {params})"
+    if info.get("error"):
+        text += f"\n\n⚠️ {info['error']}"
+    return text
 
 
 def search_command(config_path: str | Path, run_dir: str | Path, *,
