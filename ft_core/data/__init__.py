@@ -11,14 +11,38 @@ ids, stratified splits), prepare (the whole pipeline), explore (preview, schema,
 tokenize_preview (tokens, offsets, length histogram).
 """
 
-from .explore import (histogram, label_distribution, label_table, preview_page, schema,
-                      split_summary, text_lengths)
+from .explore import (
+                      histogram,
+                      label_distribution,
+                      label_table,
+                      preview_page,
+                      schema,
+                      split_summary,
+                      text_lengths,
+)
 from .filters import apply_filters, drop_duplicates, drop_empty, filter_mask, unescape_html
-from .load import (FILE_FORMATS, arrow_table, builtin_sources, clear_cache, load_source,
-                   max_upload_bytes, read_file, store_upload, to_dataset, uploads_dir)
-from .prepare import (PreparedData, clean, default_roles, prepare, prepare_loaded,
-                      resolve_roles, save_prepared)
-from .tokenize_preview import (get_tokenizer, length_report, token_lengths, tokenize_row)
+from .load import (
+                      FILE_FORMATS,
+                      arrow_table,
+                      builtin_sources,
+                      clear_cache,
+                      load_source,
+                      max_upload_bytes,
+                      read_file,
+                      store_upload,
+                      to_dataset,
+                      uploads_dir,
+)
+from .prepare import (
+                      PreparedData,
+                      clean,
+                      default_roles,
+                      prepare,
+                      prepare_loaded,
+                      resolve_roles,
+                      save_prepared,
+)
+from .tokenize_preview import get_tokenizer, length_report, token_lengths, tokenize_row
 
 __all__ = [
     "FILE_FORMATS", "PreparedData", "apply_filters", "arrow_table", "builtin_sources",

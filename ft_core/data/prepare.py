@@ -19,8 +19,15 @@ from ..config import DataConfig
 from ..errors import UserError
 from . import filters as F
 from .load import BUILTIN_PREFIX, arrow_table, load_source, to_dataset
-from .split import (SPLITS, allocate, check_not_empty, check_stratifiable, encode_labels,
-                    label_names, split_indices)
+from .split import (
+    SPLITS,
+    allocate,
+    check_not_empty,
+    check_stratifiable,
+    encode_labels,
+    label_names,
+    split_indices,
+)
 
 ROLES = ("text_column", "text_pair_column", "label_column", "response_column")
 BUILTIN_ROLES = {
