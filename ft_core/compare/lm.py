@@ -288,8 +288,9 @@ def side_loss(side: Side, encoded: list[tuple[list, list]], batch_size: int = 8,
             count += int(scored.sum())
             if progress:
                 progress(min(start + batch_size, len(order)), len(order), side.name)
-    require(count > 0, "No tokens to score: every answer was cut off.",
-            hint="Raise max_length or check the answer column.")
+    require(count > 0, "No tokens to score: each text is a single token, or every answer "
+            "was cut off.", hint="Use longer texts, raise max_length or check the answer "
+                                 "column.")
     return total / count, count, per_row
 
 
