@@ -122,8 +122,10 @@ def _read_delimited(path: Path, delimiter: str) -> pa.Table:
     from pyarrow import csv
     parse = csv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
     try:
+        # Empty cells are missing values (as in pandas), not empty strings.
         table = csv.read_csv(path, parse_options=parse,
-                             read_options=csv.ReadOptions(block_size=1 << 24))
+                             read_options=csv.ReadOptions(block_size=1 << 24),
+                             convert_options=csv.ConvertOptions(strings_can_be_null=True))
     except pa.ArrowInvalid as exc:
         message = str(exc).split("\n")[0]
         kind = "TSV" if delimiter == "\t" else "CSV"
