@@ -514,7 +514,8 @@ def _training_args(config, run_dir: Path, precision: str, has_eval: bool):
         lr_scheduler_type=t.lr_scheduler_type,
         warmup_steps=t.warmup_ratio,  # transformers 5: a float < 1 is a ratio of all steps
         seed=t.seed, bf16=precision == "bf16", fp16=precision == "fp16",
-        gradient_checkpointing=t.gradient_checkpointing,
+        activation_checkpointing=t.gradient_checkpointing,  # v5 name of gradient ckpt
+        dataloader_pin_memory=_has_gpu(),
         logging_strategy="steps", logging_steps=t.logging_steps, logging_first_step=True,
         eval_strategy=eval_strategy, eval_steps=t.eval_steps if eval_strategy == "steps"
         else None,
@@ -536,6 +537,11 @@ def _training_args(config, run_dir: Path, precision: str, has_eval: bool):
         raise UserError(f"These training settings do not fit together: {exc}") from None
 
 
+def _has_gpu() -> bool:
+    import torch
+    return torch.cuda.is_available()
+
+
 def _add_tensorboard(trainer, run_dir: Path) -> None:
     """TensorBoard logs in run_dir/tb (when tensorboard is installed)."""
     try:
@@ -555,3 +561,50 @@ def _save(trainer, tokenizer, config, run_dir: Path, merge: bool) -> None:
         merged = trainer.model.merge_and_unload()
         merged.save_pretrained(str(run_dir / "merged"))
         tokenizer.save_pretrained(str(run_dir / "merged"))
+
+
+# -- evaluation without training ----------------------------------------------------------
+
+def evaluate_model(config: RunConfig, split: str = "test", prepared=None) -> dict:
+    """Metrics of ``config.model`` as it is (e.g. the base model) on one split.
+
+    The "before" figure next to a run's "after": same tokenisation, collator and metrics
+    as training, no weights change."""
+    import tempfile
+
+    from transformers import Trainer, TrainingArguments, set_seed
+
+    from .catalog import resolve_model
+    from .metrics import classification_compute_metrics, perplexity
+    from .models import cache_root, load_model, load_tokenizer
+
+    prepared = prepared if prepared is not None else prepare_data(config)
+    check_data(config, prepared)
+    if _split(prepared, split) is None:
+        raise UserError(f"The {split} split is empty.", hint="Pick another split.")
+    set_seed(config.train.seed)  # a new head is random: seeded, it is reproducible
+    source = resolve_model(config.model.name_or_path)
+    tokenizer = load_tokenizer(source)
+    kw, compute = {}, None
+    if config.model.task == "classification":
+        names = [str(n) for n in prepared.label_names]
+        kw = dict(num_labels=len(names), id2label=dict(enumerate(names)),
+                  label2id={n: i for i, n in enumerate(names)})
+        compute = classification_compute_metrics(names)
+    model, _ = load_model(source, config.model.task, **kw)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    spec = spec_for(config, prepared)
+    tokenized, _ = tokenize_splits({split: prepared.splits[split]}, tokenizer, spec,
+                                   cache_root() / "tokenized")
+    with tempfile.TemporaryDirectory() as tmp:
+        args = TrainingArguments(output_dir=tmp, report_to="none", disable_tqdm=True,
+                                 per_device_eval_batch_size=config.train.
+                                 per_device_eval_batch_size, remove_unused_columns=False)
+        trainer = Trainer(model=model, args=args, processing_class=tokenizer,
+                          data_collator=make_collator(tokenizer, spec),
+                          compute_metrics=compute)
+        metrics = trainer.evaluate(tokenized[split], metric_key_prefix=split)
+    if f"{split}_loss" in metrics:
+        metrics[f"{split}_perplexity"] = perplexity(metrics[f"{split}_loss"])
+    return _floats(metrics)
