@@ -84,16 +84,16 @@ class SpaceSettings:
 
     @classmethod
     def from_env(cls, env: dict | None = None, space_mode: bool | None = None) -> SpaceSettings:
-        """Settings from the environment; ``space_mode=True`` (the --space-mode flag) forces
-        Space mode on, ``None`` lets FT_LAB_SPACE_MODE / SPACE_ID decide."""
+        """Settings from the environment. Space mode: FT_LAB_SPACE_MODE when set (1/0: the
+        owner of a duplicated Space can turn the limits off, though app.py passes
+        space_mode=True whenever SPACE_ID is set), else ``space_mode`` (the --space-mode
+        flag), else whether SPACE_ID is set."""
         env = os.environ if env is None else env
-        explicit = env.get("FT_LAB_SPACE_MODE")
-        if space_mode:
-            enabled = True
-        elif explicit is not None and explicit.strip().lower() in _TRUE + _FALSE:
-            enabled = _flag(explicit)  # lets a Space owner turn the limits off
+        explicit = (env.get("FT_LAB_SPACE_MODE") or "").strip().lower()
+        if explicit in _TRUE or explicit in _FALSE[:-1]:
+            enabled = _flag(explicit)
         else:
-            enabled = bool(env.get("SPACE_ID"))
+            enabled = bool(space_mode) or bool(env.get("SPACE_ID"))
         types = {f.name: f.type for f in fields(cls)}
         values: dict = {"enabled": enabled}
         for var, name in ENV_VARS.items():

@@ -39,6 +39,9 @@ def test_settings_off_by_default_and_on_in_a_space():
     assert SpaceSettings.from_env({}, space_mode=True).enabled
     # The owner of a duplicated Space can switch the limits off explicitly.
     assert not SpaceSettings.from_env({"SPACE_ID": "a/b", "FT_LAB_SPACE_MODE": "0"}).enabled
+    # ...even though app.py passes space_mode=True whenever SPACE_ID is set.
+    assert not SpaceSettings.from_env({"SPACE_ID": "a/b", "FT_LAB_SPACE_MODE": "0"},
+                                      space_mode=True).enabled
 
 
 def test_settings_read_limits_from_env_and_round_trip_to_a_child_process():
