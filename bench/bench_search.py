@@ -7,8 +7,8 @@ with the median pruner. Target (issue 6): at least 30% less wall time with pruni
 a best value within the run-to-run spread (the same best parameters retrained with other
 seeds).
 
-    .venv/bin/python bench/bench_search.py [--trials 8] [--rows 160] [--evals 4]
-                                           [--spread-seeds 2] [--device auto]
+    .venv/bin/python bench/bench_search.py [--trials 8] [--rows 96] [--max-length 48]
+                                           [--evals 4] [--spread-seeds 2] [--json out.json]
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ from ft_core.config import (DataConfig, ModelConfig, RunConfig, SearchConfig,  #
 from ft_core.train import prepare_data, train_prepared  # noqa: E402
 
 
-def base_config(rows: int, evals: int, trials: int, pruner: str) -> RunConfig:
+def base_config(rows: int, evals: int, trials: int, pruner: str,
+                max_length: int = 48) -> RunConfig:
     steps_per_epoch = max(1, rows // 16)
     epochs = 2
     eval_steps = max(1, steps_per_epoch * epochs // evals)
@@ -45,7 +46,7 @@ def base_config(rows: int, evals: int, trials: int, pruner: str) -> RunConfig:
         data=DataConfig(source="builtin:drug_reviews", max_rows=rows, unescape_html=True),
         model=ModelConfig(name_or_path=MINILM, task="classification", method="full"),
         train=TrainConfig(num_train_epochs=epochs, per_device_train_batch_size=16,
-                          per_device_eval_batch_size=64, max_length=64,
+                          per_device_eval_batch_size=64, max_length=max_length,
                           eval_strategy="steps", eval_steps=eval_steps,
                           logging_steps=eval_steps, save_strategy="no"),
         search=SearchConfig(
@@ -72,7 +73,8 @@ def counts(study: optuna.Study) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=8)
-    ap.add_argument("--rows", type=int, default=160, help="rows per split (subset)")
+    ap.add_argument("--rows", type=int, default=96, help="rows per split (subset)")
+    ap.add_argument("--max-length", type=int, default=48)
     ap.add_argument("--evals", type=int, default=4, help="evaluations per full trial")
     ap.add_argument("--spread-seeds", type=int, default=2,
                     help="extra seeds the best parameters are retrained with")
@@ -81,7 +83,7 @@ def main() -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     root = Path(tempfile.mkdtemp(prefix="bench-search-"))
-    plain = base_config(args.rows, args.evals, args.trials, "none")
+    plain = base_config(args.rows, args.evals, args.trials, "none", args.max_length)
     prepared = search._without_test(prepare_data(plain))
     print(f"data: {prepared.sizes()}, {args.trials} trials, ~{args.evals} evals per trial")
 

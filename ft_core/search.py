@@ -276,10 +276,7 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
         # Several workers share one file: wait for a lock instead of failing at once.
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # heartbeat is flagged experimental
-            return optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120,
-                                              **kwargs)
+        return _rdb_storage(url, kwargs)
     except ImportError:
         raise UserError(f"The database driver for {safe_url(url)} is not installed.",
                         hint="For PostgreSQL `pip install psycopg2-binary`, for MySQL "
@@ -290,6 +287,23 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
                         hint="Check the URL (e.g. sqlite:////abs/path/optuna.db or "
                              "postgresql://user:pass@host/db) and that the server or folder "
                              "is reachable.") from None
+
+
+def _rdb_storage(url: str, kwargs: dict, attempts: int = 3) -> optuna.storages.RDBStorage:
+    """RDBStorage, retried: workers started together race to create the tables."""
+    from sqlalchemy.exc import OperationalError
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # heartbeat is flagged experimental
+                return optuna.storages.RDBStorage(url, heartbeat_interval=30,
+                                                  grace_period=120, **kwargs)
+        except OperationalError as exc:
+            if attempt == attempts - 1 or "already exists" not in str(exc) and \
+                    "locked" not in str(exc):
+                raise
+            time.sleep(1 + attempt)
+    raise AssertionError("unreachable")
 
 
 def open_study(url: str, study_name: str, direction: str, *, sampler=None,
