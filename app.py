@@ -19,8 +19,12 @@ def main() -> None:
     args = parser.parse_args()
     space_mode = args.space_mode or bool(os.environ.get("SPACE_ID"))
     demo = build_app(runs_dir=args.runs_dir, space_mode=space_mode)
+    space = demo.ft_context.space_settings
+    if space.enabled:  # training subprocesses read the same limits from the environment
+        os.environ.update(space.to_env())
     demo.queue(default_concurrency_limit=8).launch(
-        server_name=args.host, server_port=args.port, share=args.share, **launch_kwargs())
+        server_name=args.host, server_port=args.port, share=args.share,
+        **launch_kwargs(space))
 
 
 if __name__ == "__main__":

@@ -58,6 +58,10 @@ def build_app(runs_dir: str = "runs", space_mode: bool = False) -> gr.Blocks:
     return demo
 
 
-def launch_kwargs() -> dict:
-    """Arguments for demo.launch shared by app.py and tests."""
-    return {"css": CSS, "theme": gr.themes.Soft()}
+def launch_kwargs(space_settings: SpaceSettings | None = None) -> dict:
+    """Arguments for demo.launch shared by app.py and tests. With Space settings in force,
+    the server itself refuses uploads above the limit (before they reach the disk)."""
+    kwargs = {"css": CSS, "theme": gr.themes.Soft()}
+    if space_settings is not None and space_settings.enabled:
+        kwargs["max_file_size"] = int(space_settings.max_upload_mb * 2**20)
+    return kwargs

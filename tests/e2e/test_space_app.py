@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -52,7 +53,8 @@ def space_app(space_folder):
     port = free_port()
     log = open(space_folder / "app.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=space_folder,
-                            env=_clean_env(FT_LAB_SPACE_MODE="1"), stdout=log,
+                            env=_clean_env(FT_LAB_SPACE_MODE="1", FT_LAB_MAX_UPLOAD_MB="1"),
+                            stdout=log,
                             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -98,7 +100,7 @@ def test_space_app_serves_the_page_in_space_mode(space_app):
              if c.get("props", {}).get("elem_id")}
     banner = by_id["space-banner"]["props"]["value"]
     assert "Space mode" in banner and "300 training steps" in banner
-    assert "no server paths" in banner
+    assert "no server paths" in banner and "uploads up to 1 MB" in banner
     assert by_id["space-duplicate"]["type"] == "button"
     tabs = {c["props"].get("label") for c in config["components"] if c["type"] == "tabitem"}
     assert {"Data", "Train", "Compare", "Playground"} <= tabs
@@ -115,3 +117,24 @@ def test_space_banner_and_duplicate_button_show_in_the_browser(space_app, browse
         assert page.get_by_role("button", name="Duplicate this Space", exact=True).is_visible()
     finally:
         context.close()
+
+
+def _upload(url: str, size: int) -> int:
+    """POST a file of ``size`` bytes to gradio's upload route; the HTTP status."""
+    boundary = "ftlabboundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; "
+            f"filename=\"data.csv\"\r\nContent-Type: text/csv\r\n\r\n").encode() \
+        + b"x" * size + f"\r\n--{boundary}--\r\n".encode()
+    req = urllib.request.Request(url + "gradio_api/upload", data=body, method="POST",
+                                 headers={"Content-Type": f"multipart/form-data; "
+                                                          f"boundary={boundary}"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - loopback
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_space_server_refuses_uploads_above_the_limit(space_app):
+    assert _upload(space_app, 2 * 2**20) == 413  # FT_LAB_MAX_UPLOAD_MB=1
+    assert _upload(space_app, 1000) == 200

@@ -224,3 +224,11 @@ def test_a_generous_budget_lets_the_run_finish_and_the_step_cap_stops_it(tiny_be
     trainer.train()
     assert trainer.state.global_step == 3 and "Step limit" in capped[0].message
     assert limit_callbacks(OFF) == []
+
+
+def test_launch_kwargs_cap_upload_size_only_in_space_mode():
+    from ft_core.ui.app import launch_kwargs
+    assert "max_file_size" not in launch_kwargs()
+    assert "max_file_size" not in launch_kwargs(OFF)
+    assert launch_kwargs(SpaceSettings(enabled=True, max_upload_mb=2))["max_file_size"] \
+        == 2 * 2**20
