@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from ..jobs import JobManager
 from ..models import device_info
 from ..space import SpaceSettings, maybe_cleanup
 from . import compare_tab, data_tab, playground_tab, train_tab
@@ -42,6 +43,8 @@ def build_app(runs_dir: str = "runs", space_mode: bool = False) -> gr.Blocks:
         gr.Markdown(_header())
         if settings.enabled:
             _space_banner(settings)
+            # One shared job queue sized for the Space's GPU (the Train tab uses it).
+            ctx.extras.setdefault("jobs", JobManager(max_concurrent=settings.max_concurrent_jobs))
             # Old sessions' runs are swept on page loads (at most every 10 minutes).
             demo.load(lambda: _sweep(runs_dir, settings), None, None, queue=False)
         ctx.data_state = gr.State(None)

@@ -232,3 +232,15 @@ def test_launch_kwargs_cap_upload_size_only_in_space_mode():
     assert "max_file_size" not in launch_kwargs(OFF)
     assert launch_kwargs(SpaceSettings(enabled=True, max_upload_mb=2))["max_file_size"] \
         == 2 * 2**20
+
+
+def test_space_mode_app_shares_one_job_queue_sized_for_the_gpu(tmp_path, monkeypatch):
+    from ft_core.ui import build_app
+    monkeypatch.setenv("FT_LAB_MAX_CONCURRENT_JOBS", "2")
+    monkeypatch.delenv("FT_LAB_SPACE_MODE", raising=False)
+    demo = build_app(str(tmp_path), space_mode=True)
+    ctx = demo.ft_context
+    assert ctx.space_mode and ctx.extras["jobs"].max_concurrent == 2
+    assert ctx.runs_dir_for(None) == str(tmp_path / "sessions" / "local")
+    local = build_app(str(tmp_path), space_mode=False).ft_context
+    assert not local.space_mode and local.runs_dir_for(None) == str(tmp_path)
