@@ -244,3 +244,37 @@ def test_space_mode_app_shares_one_job_queue_sized_for_the_gpu(tmp_path, monkeyp
     assert ctx.runs_dir_for(None) == str(tmp_path / "sessions" / "local")
     local = build_app(str(tmp_path), space_mode=False).ft_context
     assert not local.space_mode and local.runs_dir_for(None) == str(tmp_path)
+
+
+def test_the_training_core_run_is_cut_by_the_space_step_limit(tiny_bert_dir, tmp_path):
+    """ft_core.train with the Space callbacks: stopped at the limit, model saved, says why."""
+    from datasets import Dataset, DatasetDict
+
+    from ft_core import runs
+    from ft_core.train import PreparedData, train_prepared
+
+    labels = ["neg", "neu", "pos"]
+
+    def rows(n):
+        return {"text": [f"review number {i} is {labels[i % 3]}" for i in range(n)],
+                "label": [i % 3 for i in range(n)]}
+    data = PreparedData(DatasetDict(train=Dataset.from_dict(rows(64)),
+                                    validation=Dataset.from_dict(rows(9))),
+                        "text", label_column="label", label_names=labels,
+                        label2id={n: i for i, n in enumerate(labels)})
+    config = RunConfig.from_dict({
+        "data": {"source": "builtin:drug_reviews"},
+        "model": {"name_or_path": str(tiny_bert_dir), "task": "classification"},
+        "train": {"num_train_epochs": 2, "per_device_train_batch_size": 8,
+                  "save_strategy": "no", "eval_strategy": "no", "logging_steps": 1}})
+    settings = SpaceSettings(enabled=True, max_train_steps=3)
+    config, notes = apply_limits(config, settings, train_rows=64)  # 16 steps -> 3
+    assert config.train.max_steps == 3 and "16 steps" in notes[0]
+    config.train.max_steps = -1  # as if the size were unknown: the callback must cut it
+    run_dir = tmp_path / "run"
+    train_prepared(config, run_dir, data, extra_callbacks=limit_callbacks(settings, run_dir))
+    evs = runs.read_events(run_dir)[0]
+    limit = [e for e in evs if e["type"] == "limit"]
+    assert len(limit) == 1 and limit[0]["step"] == 3 and "Step limit" in limit[0]["message"]
+    assert max(e.get("step") or 0 for e in evs) == 3
+    assert (run_dir / "model" / "config.json").exists()  # the model so far is kept
