@@ -433,6 +433,20 @@ def check_source_allowed(source: str, settings: SpaceSettings,
                          "to use your own files.")
 
 
+def output_dir(user_path: str, base_dir: str | Path, session_id: str,
+               settings: SpaceSettings) -> Path:
+    """Where to write something the user named (e.g. a saved dataset folder).
+
+    Outside Space mode: the path as typed. In Space mode: only its last part, inside the
+    session's folder (``base_dir/sessions/<id>/saved/<name>``), so a visitor can never
+    write elsewhere on the server; typed paths like '../../x' lose their folders."""
+    if not settings.enabled or settings.allow_local_paths:
+        return Path(user_path)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(str(user_path or "")).name).strip(".-")
+    return session_dir(base_dir, session_id, settings) / "saved" / (name or "output")
+
+
 __all__ = ["SpaceSettings", "apply_limits", "check_source_allowed", "check_upload_size",
            "cleanup_old_sessions", "estimated_steps", "limit_callbacks", "maybe_cleanup",
+           "output_dir",
            "session_dir", "session_runs_dir", "time_limit_callback"]

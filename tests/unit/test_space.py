@@ -278,3 +278,11 @@ def test_the_training_core_run_is_cut_by_the_space_step_limit(tiny_bert_dir, tmp
     assert len(limit) == 1 and limit[0]["step"] == 3 and "Step limit" in limit[0]["message"]
     assert max(e.get("step") or 0 for e in evs) == 3
     assert (run_dir / "model" / "config.json").exists()  # the model so far is kept
+
+
+def test_output_folders_stay_inside_the_session_in_space_mode(tmp_path):
+    from ft_core.space import output_dir
+    inside = output_dir("../../etc/cron.d", tmp_path, "me", ON)
+    assert inside == tmp_path / "sessions" / "me" / "saved" / "cron.d"
+    assert output_dir("/", tmp_path, "me", ON).name == "output"
+    assert str(output_dir("prepared/data", tmp_path, "me", OFF)) == "prepared/data"
