@@ -117,6 +117,8 @@ def open_run_pair(runs_dir: str | Path, run_id: str) -> ComparePair:
         raise UserError(f"Run {run_id} has no readable config.yaml ({exc}).") from None
     task = runs.read_run_info(run_dir).get("task") or config.model.task
     base_name = config.model.name_or_path
+    if "/" in base_name and Path(base_name).exists():  # a long local path: its folder name
+        base_name = Path(base_name).name
     if source.adapter:  # LoRA: one model, adapter off on the left
         model, tok = models.cached_model(source, task)
         right = _side(f"{run_id} (fine-tuned, LoRA on)", model, tok, task)
@@ -131,7 +133,7 @@ def open_run_pair(runs_dir: str | Path, run_id: str) -> ComparePair:
         return pair
     right_model, right_tok = models.cached_model(source, task)
     right = _side(f"{run_id} (fine-tuned)", right_model, right_tok, task)
-    base_source = resolve_model(_resolve_name(base_name, runs_dir))
+    base_source = resolve_model(_resolve_name(config.model.name_or_path, runs_dir))
     if task == "classification":
         left = _classifier_side(f"{base_name} (base)", base_source, right.labels, force=True)
     else:

@@ -72,7 +72,7 @@ def test_run_pair_is_base_vs_fine_tuned(cls_pair, tiny_bert_dir):
     assert cls_pair.left.new_head and not cls_pair.right.new_head
     assert any("chance" in n for n in cls_pair.notes)
     assert cls_pair.same_tokenizer
-    assert str(tiny_bert_dir) in cls_pair.left.name
+    assert tiny_bert_dir.name in cls_pair.left.name
 
 
 def test_real_comparison_matches_direct_forward(cls_pair, tmp_path):
