@@ -233,7 +233,7 @@ class DataTab:
             self.drop_empty = gr.Checkbox(True, label="Drop empty texts")
             self.drop_dup = gr.Checkbox(False, label="Drop duplicate texts",
                                         info="keeps the first of each")
-            self.unescape = gr.Checkbox(False, label="Unescape HTML (&#039; → ')",
+            self.unescape = gr.Checkbox(True, label="Unescape HTML (&#039; → ')",
                                         info="the drug reviews need it")
         with gr.Row():
             self.clear_btn = gr.Button("Clear conditions", size="sm")
