@@ -26,7 +26,8 @@ from ..data import tokenize_preview as T
 from ..data.filters import column as data_column
 from ..data.prepare import describe_builtins, source_tables
 from ..errors import UserError
-from .common import handler
+from ..space import check_source_allowed, check_upload_size, output_dir
+from .common import handler, session_id
 from .data_plots import bar_figure, histogram_figure, split_figure
 from .state import AppContext
 
@@ -335,7 +336,9 @@ class DataTab:
         self.load_btn.click(
             handler(self.load), [self.source, self.hub_config, self.hub_split],
             [self.work, self.status, self.view_split, self.page, self.conditions,
-             *column_widgets, *view_outputs], api_name="load_dataset")
+             *column_widgets, *view_outputs], api_name="load_dataset").success(
+            handler(self.show_labels_quietly), [self.work, self.view_split, self.label_col],
+            [self.label_map, self.label_plot], api_visibility="private")
         page_inputs = [self.work, self.view_split, self.page, self.page_size]
         self.page.submit(handler(self.show_page), page_inputs, [self.preview, self.page_info,
                                                                 self.page],
@@ -391,15 +394,22 @@ class DataTab:
 
     # -- handlers ------------------------------------------------------------------------
 
+    # -- Space mode: visitors may open only built-ins, uploads, their own folders, the Hub
+
+    def _allowed_dirs(self, request) -> list:
+        return [D.uploads_dir(), self.ctx.runs_dir_for(request)]  # saves land in the latter
+
     def on_upload(self, file):
         if file is None:
             raise UserError("No file was uploaded.")
         path = getattr(file, "name", None) or str(file)
         original = getattr(file, "orig_name", None)
+        check_upload_size(path, self.ctx.space_settings)
         return D.store_upload(path, original_name=original)
 
-    def load(self, source, hub_config, hub_split):
+    def load(self, source, hub_config, hub_split, request: gr.Request = None):
         source = str(source or "").strip()
+        check_source_allowed(source, self.ctx.space_settings, self._allowed_dirs(request))
         loaded = D.load_source(source, _col(hub_config), _col(hub_split))
         work = DataWork(source, _col(hub_config), _col(hub_split), loaded,
                         source_tables(loaded))
@@ -500,6 +510,13 @@ class DataTab:
         return (pd.DataFrame({"label": names, "id": range(len(names))}),
                 bar_figure(D.label_distribution(table, label_col), "label", "count"))
 
+    def show_labels_quietly(self, work, split, label_col):
+        """After a load: the mapping when it can be made, no error toast when it cannot."""
+        try:
+            return self.show_labels(work, split, label_col)
+        except UserError:
+            return pd.DataFrame(columns=["label", "id"]), gr.skip()
+
     def split_dataset(self, work, **fields):
         """Clean, map labels, split; store the DataConfig for the Train tab."""
         work = _work(work)
@@ -517,8 +534,11 @@ class DataTab:
 
     def tokenize_preview(self, work, model=MINILM, split=None, row=0, text="",
                          max_length=128, padding="longest", truncation=True,
-                         text_column=None, text_pair_column=None):
-        tokenizer = D.get_tokenizer(str(model or MINILM))
+                         text_column=None, text_pair_column=None,
+                         request: gr.Request = None):
+        model = str(model or MINILM)
+        check_source_allowed(model, self.ctx.space_settings, self._allowed_dirs(request))
+        tokenizer = D.get_tokenizer(model)
         text_column, pair_column = _col(text_column), _col(text_pair_column)
         table = work.table(split) if work is not None else None
         if table is not None and not text_column:  # the split's, else the suggested one
@@ -564,13 +584,16 @@ class DataTab:
                                          visible=bool(preview.pair_spans)),
                 info, preview.tokens, figure)
 
-    def save_dataset(self, work, folder="prepared/my-dataset", fmt="disk"):
+    def save_dataset(self, work, folder="prepared/my-dataset", fmt="disk",
+                     request: gr.Request = None):
         work = _work(work)
         if work.prepared is None:
             raise UserError("Split the dataset before saving it.",
                             hint="Click 'Split and use this dataset' first.")
-        path = D.save_prepared(work.prepared, str(folder or "").strip() or "prepared/data",
-                               fmt or "disk")
+        # In Space mode the folder lands inside the visitor's own session folder.
+        target = output_dir(str(folder or "").strip() or "prepared/data", self.ctx.runs_dir,
+                            session_id(request), self.ctx.space_settings)
+        path = D.save_prepared(work.prepared, target, fmt or "disk")
         return (f"Saved {', '.join(f'{k} {v:,}' for k, v in work.prepared.sizes().items())} "
                 f"rows to `{path}` ({fmt}). Type that folder as the Source to load it again.")
 
