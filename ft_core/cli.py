@@ -181,28 +181,35 @@ def cli_recipes(args) -> int:
 
 # -- entry point ------------------------------------------------------------------------------
 
-def _search_cli(subparsers) -> None:
-    try:
-        from .search import add_cli
-    except ImportError:  # optuna missing: the other commands still work
-        return
-    add_cli(subparsers)
+COMMANDS = [add_train_cli, add_validate_cli, add_eval_cli, add_recipes_cli]
+
+# Commands whose module is heavy to import (optuna: ~2 s) register their real options only
+# when they are the command being run; otherwise a stub keeps them listed in --help.
+LAZY_COMMANDS = {
+    "search": ("ft_core.search", "add_cli",
+               "Hyperparameter search with Optuna (each trial a real training run)."),
+}
 
 
-COMMANDS = [add_train_cli, add_validate_cli, add_eval_cli, add_recipes_cli, _search_cli]
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    import importlib
     parser = argparse.ArgumentParser(prog="python -m ft_core",
                                      description="Fine-Tuning Lab from the command line.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for register in COMMANDS:
         register(sub)
+    for name, (module, func, help_text) in LAZY_COMMANDS.items():
+        if command == name:
+            getattr(importlib.import_module(module), func)(sub)
+        else:
+            sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except UserError as exc:

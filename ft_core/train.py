@@ -530,6 +530,10 @@ def _training_args(config, run_dir: Path, precision: str, has_eval: bool):
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
         length_column_name="length", remove_unused_columns=False,
         report_to="none", disable_tqdm=True, save_only_model=False,
+        # A causal LM's metrics come from the loss alone: without this the Trainer keeps
+        # every eval batch's logits (batch x length x vocabulary floats) and pads and
+        # concatenates them, which made evaluation many times slower than the forward.
+        prediction_loss_only=config.model.task == "causal_lm",
     )
     try:
         return TrainingArguments(**kw)
@@ -600,7 +604,8 @@ def evaluate_model(config: RunConfig, split: str = "test", prepared=None) -> dic
     with tempfile.TemporaryDirectory() as tmp:
         args = TrainingArguments(output_dir=tmp, report_to="none", disable_tqdm=True,
                                  per_device_eval_batch_size=config.train.
-                                 per_device_eval_batch_size, remove_unused_columns=False)
+                                 per_device_eval_batch_size, remove_unused_columns=False,
+                                 prediction_loss_only=config.model.task == "causal_lm")
         trainer = Trainer(model=model, args=args, processing_class=tokenizer,
                           data_collator=make_collator(tokenizer, spec),
                           compute_metrics=compute)

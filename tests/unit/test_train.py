@@ -120,7 +120,8 @@ def test_full_classification_run_writes_everything(tiny_bert_dir, tmp_path):
 
 def test_head_only_freezes_the_base(tiny_bert_dir, tmp_path):
     from transformers import AutoModelForSequenceClassification as Cls
-    config = cls_config(tiny_bert_dir, eval_on_start=False, num_train_epochs=1)
+    config = cls_config(tiny_bert_dir, eval_on_start=False, num_train_epochs=1,
+                        eval_strategy="no", save_strategy="no")
     config.model.method = "head"
     train_prepared(config, tmp_path / "run", cls_data())
     info = runs.read_run_info(tmp_path / "run")
@@ -139,7 +140,8 @@ def test_text_pair_and_new_head(tiny_bert_dir, tmp_path):
     for split in data.splits:
         data.splits[split] = data.splits[split].map(lambda r: {"label": r["label"] % 2})
     data.label_names = ["no", "yes"]
-    config = cls_config(tiny_bert_dir, num_train_epochs=1)
+    config = cls_config(tiny_bert_dir, max_steps=2, eval_strategy="no",
+                        save_strategy="no", eval_on_start=False)
     notes = validate(config, data)
     assert any("newly initialised" in n for n in notes)
     train_prepared(config, tmp_path / "run", data)
@@ -152,8 +154,8 @@ def test_text_pair_and_new_head(tiny_bert_dir, tmp_path):
 # -- causal LM ---------------------------------------------------------------------------------
 
 def test_plain_text_causal_lm_learns(tiny_llama_dir, tmp_path):
-    metrics = train_prepared(lm_config(tiny_llama_dir, num_train_epochs=3),
-                             tmp_path / "run", lm_data(chat=False))
+    config = lm_config(tiny_llama_dir, max_steps=10, eval_strategy="no", save_strategy="no")
+    metrics = train_prepared(config, tmp_path / "run", lm_data(chat=False))
     evals = [e["metrics"] for e in events(tmp_path / "run") if e["type"] == "eval"]
     assert evals[-1]["eval_loss"] < evals[0]["eval_loss"] * 0.9
     assert metrics["eval_perplexity"] == pytest.approx(
@@ -204,8 +206,8 @@ def test_tokenised_data_is_cached(tiny_llama_dir, tmp_path):
 
 
 def test_lora_saves_adapter_and_merged_model(tiny_llama_dir, tmp_path):
-    config = lm_config(tiny_llama_dir, method="lora", num_train_epochs=1,
-                       eval_on_start=False)
+    config = lm_config(tiny_llama_dir, method="lora", max_steps=3, eval_on_start=False,
+                       eval_strategy="no", save_strategy="no")
     config.model.merge_lora = True
     train_prepared(config, tmp_path / "run", lm_data(chat=True))
     model_dir = tmp_path / "run" / "model"

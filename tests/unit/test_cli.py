@@ -1,0 +1,108 @@
+"""`python -m ft_core ...`: the same code path as the UI, as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ft_core import runs
+from ft_core.cli import build_parser, main
+from ft_core.config import RunConfig
+from ft_core.recipes import RECIPES, recipe_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_cli(*args, timeout=600):
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=ROOT)
+    return subprocess.run([sys.executable, "-m", "ft_core", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def tiny_csv_config(tmp_path, model_dir, **train) -> RunConfig:
+    rows = ["text,label"] + [f"{'good great' if i % 2 else 'bad awful'} thing {i},"
+                             f"{'pos' if i % 2 else 'neg'}" for i in range(40)]
+    csv = tmp_path / "data.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    t = dict(max_steps=4, per_device_train_batch_size=8, logging_steps=1,
+             eval_strategy="no", save_strategy="no")
+    t.update(train)
+    return RunConfig.from_dict({
+        "data": {"source": str(csv), "text_column": "text", "label_column": "label"},
+        "model": {"name_or_path": str(model_dir), "task": "classification"},
+        "train": t, "runs_dir": str(tmp_path / "runs")})
+
+
+def test_train_subprocess_creates_a_run(tiny_bert_dir, tmp_path):
+    cfg = tiny_csv_config(tmp_path, tiny_bert_dir)
+    cfg.save(tmp_path / "run.yaml")
+    proc = run_cli("train", "--config", str(tmp_path / "run.yaml"),
+                   "--set", "train.max_steps=3")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    [run] = runs.list_runs(tmp_path / "runs")
+    assert run["status"] == "finished" and run["global_step"] == 3
+    assert f"Run folder: {run['path']}" in proc.stdout
+    assert RunConfig.load(os.path.join(run["path"], "config.yaml")).train.max_steps == 3
+    assert os.path.exists(os.path.join(run["path"], "model", "config.json"))
+
+
+def test_bad_config_exits_2_with_the_message(tmp_path):
+    (tmp_path / "bad.yaml").write_text("train:\n  learning_rate: 0\n")
+    proc = run_cli("train", "--config", str(tmp_path / "bad.yaml"), timeout=120)
+    assert proc.returncode == 2
+    assert "Learning rate must be > 0" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_in_process_errors_and_resume_needs_run_dir(tmp_path, capsys):
+    assert main(["train", "--config", str(tmp_path / "missing.yaml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["train", "--recipe", "drug-reviews-minilm", "--resume"]) == 2
+    assert "--resume needs --run-dir" in capsys.readouterr().err
+    assert main(["train", "--recipe", "no-such-recipe"]) == 2
+    assert "Unknown recipe" in capsys.readouterr().err
+    assert main(["train", "--recipe", "drug-reviews-minilm", "--set", "oops"]) == 2
+    assert "--set expects" in capsys.readouterr().err
+
+
+def test_validate_reports_a_fatal_problem(tiny_bert_dir, tmp_path, capsys):
+    cfg = tiny_csv_config(tmp_path, tiny_bert_dir, max_length=1024)
+    cfg.save(tmp_path / "run.yaml")
+    assert main(["validate", "--config", str(tmp_path / "run.yaml")]) == 2
+    assert "above what" in capsys.readouterr().err
+    cfg.train.max_length = 64
+    cfg.save(tmp_path / "run.yaml")
+    assert main(["validate", "--config", str(tmp_path / "run.yaml")]) == 0
+    assert "OK" in capsys.readouterr().out
+
+
+def test_recipes_list_and_write(tmp_path, capsys):
+    assert main(["recipes"]) == 0
+    listed = capsys.readouterr().out
+    for name in RECIPES:
+        assert name in listed
+    out = tmp_path / "r.yaml"
+    assert main(["recipes", "--recipe", "smollm2-chat-lora", "--out", str(out)]) == 0
+    loaded = RunConfig.load(out)
+    assert loaded.to_dict() == recipe_config("smollm2-chat-lora").to_dict()
+    assert loaded.model.method == "lora" and loaded.data.response_column == "answer"
+
+
+@pytest.mark.parametrize("name", list(RECIPES))
+def test_every_recipe_is_a_valid_config(name):
+    cfg = recipe_config(name)
+    assert RunConfig.from_yaml(cfg.to_yaml()).to_dict() == cfg.to_dict()
+    assert RECIPES[name].online == (not cfg.data.source.startswith("builtin:"))
+
+
+def test_parser_has_subcommands_for_each_registered_command():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert {"train", "validate", "eval", "recipes", "search"} <= set(sub.choices)
+    # The search command's real options load when it is the command being run.
+    search = next(a for a in build_parser("search")._actions if a.dest == "command")
+    opts = {o for a in search.choices["search"]._actions for o in a.option_strings}
+    assert {"--config", "--n-trials", "--storage"} <= opts
