@@ -30,31 +30,36 @@ class Recipe:
 
 def _drug_reviews_minilm() -> RunConfig:
     # 3-class rating from review text. Reviews average ~470 characters: the first 64
-    # tokens carry enough sentiment and make a step about 4x cheaper than 256.
+    # tokens carry enough sentiment and make a step about 4x cheaper than 256. All 600
+    # training reviews are used; the 379 held-out test reviews are the evaluation split
+    # (no validation carved out), evaluated before training (the base model) and after
+    # each epoch, so the run itself shows base vs fine-tuned.
     return RunConfig(
         data=DataConfig(source="builtin:drug_reviews", text_column="review",
-                        label_column="rating", unescape_html=True, max_rows=None),
+                        label_column="rating", unescape_html=True, train_ratio=0.8,
+                        validation_ratio=0.0, test_ratio=0.2),
         model=ModelConfig(name_or_path=MINILM, task="classification", method="full"),
-        train=TrainConfig(learning_rate=1e-4, num_train_epochs=3,
+        train=TrainConfig(learning_rate=1.5e-4, num_train_epochs=2,
                           per_device_train_batch_size=16, per_device_eval_batch_size=64,
                           max_length=64, warmup_ratio=0.1, eval_strategy="epoch",
-                          save_strategy="epoch", logging_steps=5, eval_on_start=True),
+                          save_strategy="no", logging_steps=5, eval_on_start=True),
         name="drug-reviews-minilm")
 
 
 def _smollm_cpt() -> RunConfig:
-    # Continued pre-training (plain text, loss on every token) of the embedded SmolLM2
-    # on the ChatterBot answers: short conversational lines with a recognisable style,
-    # so a couple of minutes on a CPU moves the held-out loss a lot.
+    # Continued pre-training (plain text, loss on every token, texts end with eos) of the
+    # embedded SmolLM2 on ChatterBot answers: short conversational lines with their own
+    # style. 256 training texts and one epoch fit a CPU's two minutes; 10% of the unique
+    # answers are held out and evaluated before (base model) and after training.
     return RunConfig(
         data=DataConfig(source="builtin:chatterbot", text_column="answer",
-                        drop_duplicates=True, train_ratio=0.8, validation_ratio=0.1,
-                        test_ratio=0.1, stratify=False, max_rows=None),
+                        drop_duplicates=True, train_ratio=0.9, validation_ratio=0.1,
+                        test_ratio=0.0, stratify=False, max_rows=256),
         model=ModelConfig(name_or_path=SMOLLM, task="causal_lm", method="full"),
-        train=TrainConfig(learning_rate=1e-4, num_train_epochs=1, max_steps=-1,
+        train=TrainConfig(learning_rate=1e-4, num_train_epochs=1,
                           per_device_train_batch_size=16, per_device_eval_batch_size=32,
-                          max_length=48, warmup_ratio=0.05, eval_strategy="epoch",
-                          save_strategy="no", logging_steps=5, eval_on_start=True),
+                          max_length=48, warmup_ratio=0.1, eval_strategy="epoch",
+                          save_strategy="no", logging_steps=2, eval_on_start=True),
         name="smollm2-cpt-chatterbot")
 
 

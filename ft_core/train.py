@@ -446,8 +446,11 @@ def _run(config, run_dir, prepared, resume, trial, extra_callbacks) -> dict:
 
     # -- save ---------------------------------------------------------------------------------
     status = "stopped" if stopped else "finished"
+    # Every process enters save_model (DeepSpeed ZeRO-3 / FSDP gather the weights across
+    # ranks there); the Trainer writes files from the main process only.
+    trainer.save_model(str(run_dir / "model"))  # the adapter only, for a peft model
     if main:
-        _save(trainer, tokenizer, config, run_dir, merge=m.merge_lora and not stopped)
+        _save_extras(trainer, tokenizer, config, run_dir, merge=m.merge_lora and not stopped)
         best = _best_metric(config, metrics, trainer)
         info_out = runs.write_run_info(
             run_dir, status=status, finished=time.time(), metrics=_floats(metrics),
@@ -557,10 +560,8 @@ def _add_tensorboard(trainer, run_dir: Path) -> None:
     trainer.add_callback(cb)
 
 
-def _save(trainer, tokenizer, config, run_dir: Path, merge: bool) -> None:
-    model_dir = run_dir / "model"
-    trainer.save_model(str(model_dir))  # the adapter only, for a peft model
-    tokenizer.save_pretrained(str(model_dir))
+def _save_extras(trainer, tokenizer, config, run_dir: Path, merge: bool) -> None:
+    tokenizer.save_pretrained(str(run_dir / "model"))
     if config.model.method == "lora" and merge:
         merged = trainer.model.merge_and_unload()
         merged.save_pretrained(str(run_dir / "merged"))
