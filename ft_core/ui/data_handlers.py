@@ -55,7 +55,8 @@ class DataWork:
     def table(self, split: str | None):
         if not self.view:
             raise UserError("Load a dataset first.")
-        return self.view.get(split) or next(iter(self.view.values()))
+        # an empty split is still that split (a 0-row Arrow table is falsy)
+        return self.view[split] if split in self.view else next(iter(self.view.values()))
 
 
 def _work(work: DataWork | None) -> DataWork:
@@ -190,6 +191,8 @@ class DataHandlers:
 
     @staticmethod
     def _page_text(info, split) -> str:
+        if info["rows"] == 0:
+            return f"`{split}` is empty (its ratio is 0)."
         return (f"`{split}`: rows {info['first']:,}–{info['last']:,} of {info['rows']:,} "
                 f"(page {info['page']} of {info['pages']:,})")
 

@@ -87,3 +87,17 @@ def test_space_mode_refuses_server_paths_and_keeps_saves_in_the_session(tmp_path
     assert not (tmp_path.parent / "escape").exists()
     saved = message.split("`")[1]
     assert "Loaded" in tab.load(saved, "", "")[1]  # the visitor's own folder is allowed
+
+
+def test_an_empty_split_previews_as_empty(tmp_path):
+    tab = DataTab(AppContext(runs_dir=str(tmp_path)))
+    work = tab.load("builtin:chatterbot", "", "")[0]
+    fields = {"text_column": "question", "response_column": "answer", "train_ratio": 0.9,
+              "validation_ratio": 0.0, "test_ratio": 0.1, "seed": 0}
+    out = tab.split_dataset(work, **fields)
+    work = out[0]
+    assert work.prepared.sizes()["validation"] == 0 and out[1]["response_column"] == "answer"
+    df, info = tab.preview_page(work, "validation", 1, 20)
+    assert len(df) == 0 and "is empty" in info
+    view = tab.show_view(work, "validation", 20, "(none)", "question")
+    assert len(view[1]) == 0
