@@ -134,7 +134,9 @@ def condition_mask(table: pa.Table, cond: FilterCondition) -> pa.ChunkedArray:
             raise UserError(f"The 'in' filter on {name!r} needs a list of values.",
                             hint="Separate values with commas, e.g. positive, neutral.")
         scalars = [_coerce(v, col.type, name) for v in items]
-        value_set = pa.array([s.as_py() for s in scalars], scalars[0].type)
+        types = {s.type for s in scalars}  # ints and floats mixed: compare as floats
+        value_set = pa.array([s.as_py() for s in scalars],
+                             scalars[0].type if len(types) == 1 else pa.float64())
         target = col if col.type == value_set.type else col.cast(value_set.type, safe=False)
         return pc.fill_null(pc.is_in(target, value_set=value_set), False)
     compare = {"==": pc.equal, "!=": pc.not_equal, "<": pc.less, "<=": pc.less_equal,

@@ -39,6 +39,7 @@ CASES = [
     ("regex", "text", r"^[Gg]reat\b", [0, 3]),
     ("in", "label", "neg, neu", [1, 2, 4, 5]),
     ("in", "rating", [2, 10], [1, 3]),
+    ("in", "rating", "9, 2.5", [0]),  # ints and floats mixed
     ("length between", "text", "2, 10", [0, 4, 5]),
     ("length between", "text", [10, 16], [0, 1, 3]),
     ("is null", "text", None, [2]),
