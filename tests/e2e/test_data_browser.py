@@ -50,3 +50,8 @@ def test_load_filter_split_in_browser(page):
     assert set(sizes) == {"train", "validation", "test"}
     assert sum(sizes.values()) == kept, (sizes, kept)
     assert f"test {sizes['test']:,}" in summary.inner_text()
+
+    # The Train tab now names the prepared dataset (ctx.data_state holds its DataConfig).
+    page.get_by_role("tab", name="Train", exact=True).click()
+    expect(page.locator("#train-data-summary")).to_contain_text("1 filter(s)")
+    expect(page.locator("#train-data-summary")).to_contain_text("builtin:drug_reviews")
