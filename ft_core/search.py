@@ -54,9 +54,11 @@ TRIAL_COLUMNS = ["number", "state", "value", "duration_s"]
 
 # -- Search space --------------------------------------------------------------------------
 
-def default_space(task: str = "classification", method: str = "full") -> list[SearchParam]:
+def default_space(task: str = "classification", method: str = "full",
+                  max_steps: int = -1) -> list[SearchParam]:
     """Sensible starting ranges: learning rate (log), epochs, batch size, weight decay,
-    warm-up, and LoRA r/alpha when LoRA is on."""
+    warm-up, and LoRA r/alpha when LoRA is on. Epochs are left out when max_steps is set
+    (max_steps would override them)."""
     lr = {"full": (1e-5, 5e-4), "head": (1e-4, 1e-2), "lora": (5e-5, 2e-3)}.get(method,
                                                                               (1e-5, 5e-4))
     batches = [8, 16, 32] if task == "classification" else [4, 8, 16]
@@ -67,6 +69,8 @@ def default_space(task: str = "classification", method: str = "full") -> list[Se
         SearchParam("weight_decay", "float", 0.0, 0.1),
         SearchParam("warmup_ratio", "float", 0.0, 0.2),
     ]
+    if max_steps and max_steps > 0:
+        space = [p for p in space if p.name != "num_train_epochs"]
     if method == "lora":
         space += [SearchParam("lora_r", "categorical", choices=[4, 8, 16, 32]),
                   SearchParam("lora_alpha", "categorical", choices=[8, 16, 32, 64])]
@@ -552,7 +556,8 @@ def run_search(config: RunConfig, run_dir: str | Path, *, n_trials: int | None =
     run_dir = Path(run_dir)
     if config.search is None:
         config = dataclasses.replace(config, search=SearchConfig(
-            space=default_space(config.model.task, config.model.method)))
+            space=default_space(config.model.task, config.model.method,
+                              config.train.max_steps)))
     search = config.search
     objective = validate_search(config)
     n_trials = int(n_trials if n_trials is not None else search.n_trials)
@@ -747,7 +752,8 @@ def cli_search(args) -> int:
     from .cli import load_config
     config = load_config(args)
     if config.search is None or not config.search.space:
-        space = default_space(config.model.task, config.model.method)
+        space = default_space(config.model.task, config.model.method,
+                              config.train.max_steps)
         base = config.search or SearchConfig()
         config = dataclasses.replace(config, search=dataclasses.replace(base, space=space))
         print("No search space in the config: searching the default space "

@@ -97,7 +97,7 @@ class SearchPanel:
         gr.Markdown("Searchable: " + ", ".join(f"`{n}`" for n in search.SEARCHABLE) +
                     " (LoRA rows need the LoRA method).", elem_classes="ft-small")
         with gr.Row():
-            self.reset_btn = gr.Button("Default space for the form's task", size="sm",
+            self.reset_btn = gr.Button("Default space for the form's settings", size="sm",
                                        elem_id="search-default-space")
         with gr.Row():
             self.start_btn = gr.Button("Start search", variant="primary",
@@ -135,7 +135,8 @@ class SearchPanel:
                               self.objective, self.direction, api_name=False,
                               show_progress="hidden")
         self.reset_btn.click(handler(self.default_space),
-                             [form.widgets["task"], form.widgets["method"]], self.space,
+                             [form.widgets["task"], form.widgets["method"],
+                              form.widgets["max_steps"]], self.space,
                              api_name="search_default_space")
         self.start_btn.click(handler(named(self.start)), [*form.inputs, *self.panel_inputs],
                              self.outputs, api_name="start_search", concurrency_limit=None)
@@ -169,10 +170,10 @@ class SearchPanel:
     # -- handlers --------------------------------------------------------------------------
 
     @staticmethod
-    def default_space(task_choice: str, method: str) -> pd.DataFrame:
+    def default_space(task_choice: str, method: str, max_steps=-1) -> pd.DataFrame:
         task = "causal_lm" if str(task_choice).startswith("causal_lm") else "classification"
-        return pd.DataFrame(search.space_to_rows(search.default_space(task, method)),
-                            columns=search.SPACE_COLUMNS)
+        space = search.default_space(task, method, int(max_steps or -1))
+        return pd.DataFrame(search.space_to_rows(space), columns=search.SPACE_COLUMNS)
 
     @staticmethod
     def search_config(n_trials, timeout_s, objective, direction, sampler, pruner, space,
@@ -288,8 +289,13 @@ def styled_trials(study):
     if frame.empty or "best" not in frame:
         return frame
     marks = frame["best"] == "★"
-    return frame.style.apply(lambda row: [BEST_CSS if marks[row.name] else ""] * len(row),
-                             axis=1)
+    # Learning rates like 3e-05 would show as 0.000030: keep 4 significant digits.
+    floats = [c for c in frame.columns if c not in ("number", "duration_s")
+              and frame[c].dtype.kind == "f"]
+    formats = {c: "{:.4g}" for c in floats}
+    formats["duration_s"] = "{:.1f}"
+    return (frame.style.format(formats, na_rep="")
+            .apply(lambda row: [BEST_CSS if marks[row.name] else ""] * len(row), axis=1))
 
 
 def build(ctx: AppContext, form) -> SearchPanel:
