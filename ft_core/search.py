@@ -563,6 +563,7 @@ def run_search(config: RunConfig, run_dir: str | Path, *, n_trials: int | None =
     n_trials = int(n_trials if n_trials is not None else search.n_trials)
     require(n_trials >= 1, f"Run at least one trial (got {n_trials}).")
     _ensure_run_folder(config, run_dir)
+    runs.clear_stop(run_dir)  # a Stop that ended an earlier session must not end this one
     url = storage or search.storage or default_storage_url(run_dir)
     name = study_name or search.study_name or run_dir.name
     try:
@@ -579,7 +580,6 @@ def run_search(config: RunConfig, run_dir: str | Path, *, n_trials: int | None =
         runs.append_event(run_dir, "search", status="failed", error=str(exc))
         raise
     orphans = fail_orphaned_trials(study)
-    runs.clear_stop(run_dir)  # a Stop from an earlier session must not end this one
     runs.write_run_info(run_dir, status="running", pid=os.getpid(), storage=safe_url(url),
                         study_name=name, objective=objective, direction=search.direction,
                         started=time.time(), error=None)
@@ -588,11 +588,12 @@ def run_search(config: RunConfig, run_dir: str | Path, *, n_trials: int | None =
                       failed_orphans=orphans)
     status, error = "finished", None
     try:
-        study.optimize(_objective_fn(config, run_dir, objective, prepared,
-                                     keep_trial_models),
-                       n_trials=n_trials, timeout=search.timeout_s,
-                       callbacks=[_record_trial(run_dir)], catch=(_TrialCrashed,),
-                       gc_after_trial=True)
+        if not runs.stop_requested(run_dir):  # Stop pressed while the data was prepared
+            study.optimize(_objective_fn(config, run_dir, objective, prepared,
+                                         keep_trial_models),
+                           n_trials=n_trials, timeout=search.timeout_s,
+                           callbacks=[_record_trial(run_dir)], catch=(_TrialCrashed,),
+                           gc_after_trial=True)
         if runs.stop_requested(run_dir):
             status = "stopped"
     except KeyboardInterrupt:
