@@ -31,8 +31,14 @@ import optuna  # noqa: E402
 
 from ft_core import search  # noqa: E402
 from ft_core.catalog import MINILM  # noqa: E402
-from ft_core.config import (DataConfig, ModelConfig, RunConfig, SearchConfig,  # noqa: E402
-                            SearchParam, TrainConfig)
+from ft_core.config import (  # noqa: E402
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    SearchConfig,
+    SearchParam,
+    TrainConfig,
+)
 from ft_core.train import prepare_data, train_prepared  # noqa: E402
 
 

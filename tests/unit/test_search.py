@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 from ft_core import search
-from ft_core.config import (ModelConfig, RunConfig, SearchConfig, SearchParam,
-                            TrainConfig)
+from ft_core.config import ModelConfig, RunConfig, SearchConfig, SearchParam, TrainConfig
 from ft_core.errors import UserError
 
 

@@ -19,8 +19,14 @@ import pytest
 import yaml
 
 from ft_core import cli, runs, search
-from ft_core.config import (DataConfig, ModelConfig, RunConfig, SearchConfig, SearchParam,
-                            TrainConfig)
+from ft_core.config import (
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    SearchConfig,
+    SearchParam,
+    TrainConfig,
+)
 
 pytestmark = pytest.mark.slow
 
