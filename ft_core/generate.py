@@ -203,6 +203,9 @@ def stream_updates(model, tokenizer, prompt: str, cfg: GenerationConfig, chat: b
                      "arrives when generation ends (the first sequence is shown).")
         out = _generate(model, tokenizer, input_ids, cfg, stop_event)
         ids = out[0, input_ids.shape[1]:].tolist()
+        notes += [f"Sequence {i + 1}: " + tokenizer.decode(row[input_ids.shape[1]:],
+                                                           skip_special_tokens=True)
+                  for i, row in enumerate(out[1:], start=1)]
         yield StreamUpdate(tokenizer.decode(ids, skip_special_tokens=True), True, input_ids,
                            ids, notes)
         return

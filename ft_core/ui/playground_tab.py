@@ -147,6 +147,8 @@ def _prefix(tokenizer, model, mode, prompt, history, position, state, cfg):
 def show_distribution(model_name, mode, prompt, history, position, top_n, state, *settings):
     """(figure, stats markdown, alternatives table) for the chosen prefix and settings."""
     cfg = settings_config(*settings)
+    if state and state.get("model") != model_name:
+        state = None  # that generation's token ids belong to another tokenizer
     if not (prompt or "").strip() and not state:
         return _placeholder("Type a prompt to see the next-token distribution"), \
             "Type a prompt, then move the sliders.", pd.DataFrame()
