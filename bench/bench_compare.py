@@ -85,9 +85,10 @@ def make_run(root: Path, steps: int) -> str:
 
 
 def timed(pair, data, batch, sort, max_length=None) -> tuple[float, C.ClassificationResult]:
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = C.compare_classification(pair, data, C.Settings(
         batch_size=batch, sort_by_length=sort, max_length=max_length))
+    result.cpu_seconds = time.process_time() - c0  # robust to other processes' load
     return time.perf_counter() - t0, result
 
 
@@ -121,7 +122,8 @@ def main() -> None:
         t_sorted, result = timed(pair, data, args.batch, True)
         print(f"whole split, sorted, batch {args.batch}, max_length "
               f"{pair.run_config.train.max_length}: {t_sorted:.1f} s (2 models x "
-              f"{len(data.texts)} rows)")
+              f"{len(data.texts)} rows); CPU time {result.cpu_seconds:.1f} s over "
+              f"{torch.get_num_threads()} threads")
         if not args.skip_baseline:  # ratios on the same subset, three ways
             part = subset(data, args.baseline_rows)
             for max_length in (pair.run_config.train.max_length, 256):

@@ -64,6 +64,11 @@ def _stop_event(request) -> threading.Event:
         return event
 
 
+def _forget_session(request: gr.Request = None) -> None:
+    with _stops_lock:
+        _stops.pop(session_id(request), None)
+
+
 class CompareTab:
     def __init__(self, ctx: AppContext):
         self.ctx = ctx
@@ -257,6 +262,7 @@ def build(ctx: AppContext) -> None:
     demo = gr.context.Context.root_block
     if demo is not None:
         demo.load(handler(tab.run_choices), None, choice_outputs, api_name=False)
+        demo.unload(_forget_session)
     load_btn.click(handler(tab.open), [mode, run_dd, left_dd, right_dd],
                    [spec, summary, cls_col, lm_col], api_name="compare_load")
 

@@ -67,3 +67,21 @@ def test_compare_in_browser(finished_run, page, app_runs_dir):
     page.locator("#cmp-export").click()
     page.get_by_text("Saved to").wait_for()
     assert list((app_runs_dir / finished_run / "compare").glob("*-rows.csv"))
+
+
+def test_lora_run_over_api(client, app_runs_dir, tiny_llama_dir):
+    run_id = f"cmp-lora-{uuid.uuid4().hex[:6]}"
+    H.make_lora_run(app_runs_dir, run_id, tiny_llama_dir)
+    summary = client.predict(RUN_MODE, run_id, None, None, api_name="/compare_load")
+    assert "adapter switched off" in summary
+    left, right = client.predict("Hello", False, False, 0.7, 50, 0.95, 1.0, 1, 5, 0,
+                                 api_name="/compare_generate")
+    assert isinstance(left, str) and isinstance(right, str)
+    kl, top, movers = client.predict("Hello", "", False, 5, api_name="/compare_next_token")
+    assert "KL(right ‖ left)" in kl and top["headers"][:3] == ["token", "id", "p left"]
+    table, notes = client.predict("validation", 4, None, "text", "",
+                                  api_name="/compare_loss")
+    assert [row[0] for row in table["data"]] == ["left", "right"]
+    files, saved = client.predict(api_name="/compare_export_lm")
+    assert any(str(f).endswith(".md") for f in files)
+    assert list((app_runs_dir / run_id / "compare").glob("*-samples.csv"))
