@@ -248,6 +248,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=12)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--padding-steps", type=int, default=6)
+    p.add_argument("--eval-rows", type=int, default=48)
     p.add_argument("--only", default="overhead,padding,eval")
     p.add_argument("--json")
     a = p.parse_args()
@@ -260,7 +261,7 @@ def main() -> None:
     if "padding" in parts:
         out["padding"] = bench_padding(a.rows, a.padding_steps)
     if "eval" in parts:
-        out["eval"] = bench_eval()
+        out["eval"] = bench_eval(a.eval_rows)
     out["load_average_end"] = load_avg()
     print(f"load average at end: {out['load_average_end']}", flush=True)
     if a.json:

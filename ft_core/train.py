@@ -377,7 +377,8 @@ def _run(config, run_dir, prepared, resume, trial, extra_callbacks) -> dict:
     # -- trainer ----------------------------------------------------------------------------
     precision = resolve_precision(t.precision)
     args = _training_args(config, run_dir, precision, has_eval=eval_ds is not None)
-    callbacks = [EventsCallback(run_dir, {}), StopCallback(run_dir)]
+    callbacks = [EventsCallback(run_dir, {}, perplexity=m.task == "causal_lm"),
+                 StopCallback(run_dir)]
     trial_cb = None
     if trial is not None:
         objective = (config.search.objective if config.search else None) or "eval_loss"
@@ -437,7 +438,7 @@ def _run(config, run_dir, prepared, resume, trial, extra_callbacks) -> dict:
     test_metrics = {}
     if test_ds is not None and not stopped:
         test_metrics = trainer.evaluate(test_ds, metric_key_prefix="test")
-        if "test_loss" in test_metrics:
+        if "test_loss" in test_metrics and m.task == "causal_lm":
             from .metrics import perplexity
             test_metrics["test_perplexity"] = perplexity(test_metrics["test_loss"])
         if main:
@@ -611,6 +612,6 @@ def evaluate_model(config: RunConfig, split: str = "test", prepared=None) -> dic
                           data_collator=make_collator(tokenizer, spec),
                           compute_metrics=compute)
         metrics = trainer.evaluate(tokenized[split], metric_key_prefix=split)
-    if f"{split}_loss" in metrics:
+    if f"{split}_loss" in metrics and config.model.task == "causal_lm":
         metrics[f"{split}_perplexity"] = perplexity(metrics[f"{split}_loss"])
     return _floats(metrics)

@@ -20,8 +20,9 @@ PROGRESS_EVERY_S = 1.0  # throttle: a progress line a second is plenty for a UI
 class EventsCallback(TrainerCallback):
     """Writes start / log / progress / eval / checkpoint events to events.jsonl."""
 
-    def __init__(self, run_dir: Path, start_info: dict):
+    def __init__(self, run_dir: Path, start_info: dict, perplexity: bool = True):
         self.run_dir = Path(run_dir)
+        self.perplexity = perplexity  # language models only: exp(cross-entropy per token)
         self.start_info = start_info
         self.t0 = None
         self.first_step = 0
@@ -48,7 +49,7 @@ class EventsCallback(TrainerCallback):
             return  # e.g. the final test-split evaluation: reported as a 'test' event
         # Perplexity next to the loss: added in place, so the Trainer's best-model
         # selection and the returned metrics see it too.
-        if "eval_loss" in metrics and "eval_perplexity" not in metrics:
+        if self.perplexity and "eval_loss" in metrics and "eval_perplexity" not in metrics:
             metrics["eval_perplexity"] = perplexity(metrics["eval_loss"])
         self.last_eval = dict(metrics)
         if state.is_world_process_zero:
