@@ -370,9 +370,11 @@ def _run(config, run_dir, prepared, resume, trial, extra_callbacks) -> dict:
                                         cache_root() / "tokenized")
     check_not_empty_after_tokenize(tokenized, spec)
     eval_name = _eval_split_name(prepared)
-    eval_ds = tokenized[eval_name] if eval_name else None
-    test_ds = tokenized["test"] if eval_name == "validation" and "test" in tokenized \
-        else None
+    # Held-out splits sorted by length: evaluation batches then pad little (the loss and
+    # metrics do not depend on the order).
+    eval_ds = tokenized[eval_name].sort("length") if eval_name else None
+    test_ds = tokenized["test"].sort("length") if eval_name == "validation" and \
+        "test" in tokenized else None
 
     # -- trainer ----------------------------------------------------------------------------
     precision = resolve_precision(t.precision)
@@ -611,7 +613,7 @@ def evaluate_model(config: RunConfig, split: str = "test", prepared=None) -> dic
         trainer = Trainer(model=model, args=args, processing_class=tokenizer,
                           data_collator=make_collator(tokenizer, spec),
                           compute_metrics=compute)
-        metrics = trainer.evaluate(tokenized[split], metric_key_prefix=split)
+        metrics = trainer.evaluate(tokenized[split].sort("length"), metric_key_prefix=split)
     if f"{split}_loss" in metrics and config.model.task == "causal_lm":
         metrics[f"{split}_perplexity"] = perplexity(metrics[f"{split}_loss"])
     return _floats(metrics)
