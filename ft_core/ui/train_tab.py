@@ -5,7 +5,8 @@ a subprocess, train_monitor folds the run's events into progress, curves and log
 A gr.Timer ticks once a second while a run is shown live: each tick reads only the new
 bytes of events.jsonl and returns quickly, so the queue is never held and the other tabs
 stay responsive. Jobs are keyed by a browser token kept in localStorage, so a reloaded
-page (a new Gradio session) finds its running job again.
+page (a new Gradio session) finds its running job again; API clients (no page load) are
+keyed by their session.
 """
 
 from __future__ import annotations
@@ -27,6 +28,18 @@ from .train_form import TrainForm
 from .train_monitor import RunView, empty_progress, runs_table
 
 TICK_S = 1.0
+# A random token per browser, kept in localStorage, read at every page load: it owns the
+# browser's jobs, so a reload (a new Gradio session) re-attaches to a running one. Read
+# in JS (not gr.BrowserState) because components of a tab not yet shown are not mounted.
+OWNER_JS = """() => {
+  const key = "ft-lab-job-owner";
+  let token = window.localStorage.getItem(key);
+  if (!token) {
+    token = Array.from({length: 4}, () => Math.random().toString(36).slice(2, 10)).join("");
+    window.localStorage.setItem(key, token);
+  }
+  return [token];
+}"""
 
 
 class TrainTab:
@@ -94,7 +107,8 @@ class TrainTab:
             self.export_cmd = gr.Markdown()
             self.export_file = gr.DownloadButton("Download run.yaml", size="sm")
         self.view_state = gr.State(None)
-        self.browser_token = gr.BrowserState(None, storage_key="ft-lab-train-owner")
+        # Filled by the page-load JS with this browser's token (see OWNER_JS).
+        self.browser_token = gr.Textbox(visible=False)
         self.timer = gr.Timer(TICK_S, active=False)
         self.progress = gr.HTML(empty_progress(), elem_id="train-progress")
         with gr.Row():
@@ -166,8 +180,8 @@ class TrainTab:
                                [self.confirm_row, self.table, self.run_select,
                                 self.run_config], api_name="delete_run")
         if demo is not None:
-            demo.load(handler(self.on_load), self.browser_token,
-                      [self.browser_token, *self.monitor_outputs], api_name=False)
+            demo.load(handler(self.on_load), self.browser_token, self.monitor_outputs,
+                      js=OWNER_JS, api_name=False)
             demo.unload(self.on_unload)
 
     # -- handlers ----------------------------------------------------------------------
@@ -180,7 +194,6 @@ class TrainTab:
         for note in notes:
             gr.Info(note)
         view = RunView(run_dir.name, str(run_dir))
-        view.logs.extend(f"note: {n}" for n in notes)
         return self._show(view, owner, runs_dir, force_table=True)
 
     def stop(self, view: RunView | None, request: gr.Request = None) -> str:
@@ -216,6 +229,8 @@ class TrainTab:
         """The monitor outputs for ``view`` (gr.skip() where nothing changed)."""
         live = not view.final or self.jobs.active(owner) is not None
         timer = gr.Timer(active=live)
+        if not live:  # the last tick: the table gets the run's final row
+            force_table, skip_unchanged = True, False
         if skip_unchanged:
             return [view, *[gr.skip()] * 4, timer, gr.skip(), gr.skip()]
         table, select = (self._table_and_choices(runs_dir) if force_table
@@ -286,17 +301,17 @@ class TrainTab:
         return [config.data.to_dict(), *self.form.values_from(config)]
 
     def on_load(self, token: str | None, request: gr.Request = None):
-        token = token or uuid.uuid4().hex
+        token = token if token and len(token) >= 16 else uuid.uuid4().hex
         self.owners[session_id(request)] = token
         runs_dir = self.runs_dir(request)
         jobs.reconcile_orphans(runs_dir, self.jobs)
         job = self.jobs.active(token)
         if job is None:
             table, select = self._table_and_choices(runs_dir)
-            return [token, None, gr.skip(), gr.skip(), gr.skip(), gr.skip(),
+            return [None, gr.skip(), gr.skip(), gr.skip(), gr.skip(),
                     gr.Timer(active=False), table, select]
         view = RunView.open(job.run_dir)  # re-attach: replay its events so far
-        return [token, *self._show(view, token, runs_dir, force_table=True)]
+        return self._show(view, token, runs_dir, force_table=True)
 
     def on_unload(self, request: gr.Request = None):
         sid = session_id(request)

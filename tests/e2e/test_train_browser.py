@@ -1,0 +1,101 @@
+"""A person in a browser: recipe, a tiny model typed in, Start, live progress and loss
+curve, reload (re-attach), Stop, and 'stopped' in the runs table.
+
+The run is a real ``python -m ft_core train`` subprocess on a tiny BERT made from a
+config, so it trains for real in seconds on CPU.
+"""
+
+import hashlib
+import re
+import time
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def _progress(page) -> dict:
+    node = page.locator("#train-progress .ft-progress")
+    return {"status": node.get_attribute("data-status"),
+            "step": int(node.get_attribute("data-step") or 0),
+            "text": node.inner_text()}
+
+
+def _wait_progress(page, predicate, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = _progress(page)
+        except Exception:  # noqa: BLE001 - the node is re-rendered between reads
+            state = None
+        if state and predicate(state):
+            return state
+        page.wait_for_timeout(300)
+    page.screenshot(path="/tmp/train_progress_fail.png", full_page=True)
+    raise AssertionError(f"progress never matched; last: {_progress(page)}")
+
+
+def _plot_pixels(page) -> str:
+    """A fingerprint of the loss plot as a person sees it (a screenshot of it)."""
+    shot = page.locator("#train-loss-plot .vega-embed").first.screenshot(animations="disabled")
+    return hashlib.sha1(shot).hexdigest()
+
+
+def _wait_plot_change(page, before: str, timeout=90) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = _plot_pixels(page)
+        if now != before:
+            return now
+        page.wait_for_timeout(1000)
+    raise AssertionError("the loss plot was never redrawn")
+
+
+def _open_train_tab(page):
+    page.get_by_role("tab", name="Train", exact=True).click()
+    page.locator("#train-start").wait_for()
+
+
+def test_start_watch_reload_stop_in_browser(page, tiny_bert_dir):
+    _open_train_tab(page)
+    assert _progress(page)["status"] == "none"
+    page.get_by_role("button", name="drug-reviews-minilm", exact=True).click()
+    page.get_by_text("builtin:drug_reviews").first.wait_for()  # data summary updated
+
+    model = page.locator("#train-model input")
+    model.fill(str(tiny_bert_dir))
+    model.press("Enter")
+    page.locator("#train-model-note").get_by_text("Local classifier").wait_for()
+    name = f"browser-{time.time_ns() % 10**8}"
+    page.locator("#train-name textarea, #train-name input").first.fill(name)
+    page.locator("#train-max_steps input").fill("100000")  # runs until we stop it
+    page.locator("#train-max_length input").fill("32")
+    page.locator("#train-learning_rate input").fill("0.001")
+    page.locator("#train-max_length input").press("Tab")
+
+    empty_plot = _plot_pixels(page)
+    page.locator("#train-start").click()
+
+    first = _wait_progress(page, lambda s: s["status"] == "running" and s["step"] > 0)
+    assert name in first["text"] and "ETA" in first["text"]
+    # The progress moves and the loss curve gets drawn, live.
+    _wait_progress(page, lambda s: s["step"] > first["step"])
+    drawn = _wait_plot_change(page, empty_plot)
+    _wait_progress(page, lambda s: s["step"] > first["step"] + 10)
+    _wait_plot_change(page, drawn)  # more points, a new picture
+    assert re.search(r"step \d+ · epoch", page.locator("#train-log textarea").input_value())
+
+    # A reload is a new Gradio session: the page finds its running job again.
+    page.reload()
+    page.wait_for_selector("text=Fine-Tuning Lab")
+    _open_train_tab(page)
+    again = _wait_progress(page, lambda s: name in s["text"] and s["status"] == "running")
+    assert again["step"] >= first["step"]
+
+    page.locator("#train-stop").click()
+    _wait_progress(page, lambda s: s["status"] == "stopped", timeout=120)
+    # The runs table (Gradio keeps a hidden copy of rows for sizing: read the text).
+    page.wait_for_function(
+        """(name) => Array.from(document.querySelectorAll('#runs-table tr')).some(
+             r => r.textContent.includes(name) && r.textContent.includes('stopped'))""",
+        arg=name, timeout=30_000)
