@@ -105,11 +105,46 @@ def slider_update_ms(model, tok, repeats: int = 20) -> tuple[float, float]:
     return statistics.median(only) * 1e3, statistics.median(with_fig) * 1e3
 
 
+def api_round_trip_ms(repeats: int = 10) -> float:
+    """Median /distribution round trip through a running app (what a slider move costs
+    end to end, minus the browser drawing the figure), logits already cached."""
+    import socket
+
+    from gradio_client import Client
+
+    from ft_core.ui import build_app
+    from ft_core.ui.app import launch_kwargs
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    demo = build_app(runs_dir="/tmp/ft_bench_runs")
+    demo.queue()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                **launch_kwargs())
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        settings = dict(do_sample=True, temperature=1.0, top_k=0, top_p=0.9, min_p=0.0,
+                        typical_p=1.0, repetition_penalty=1.0, no_repeat_ngram_size=0,
+                        num_beams=1, length_penalty=1.0, early_stopping=False,
+                        num_return_sequences=1, max_new_tokens=32, seed=0)
+        times = []
+        for i in range(repeats + 1):
+            settings["top_k"] = 5 * i
+            t = time.perf_counter()
+            client.predict(model_name=SMOLLM, mode="Chat", prompt=PROMPT, history=[],
+                           position=0, top_n=20, **settings, api_name="/distribution")
+            times.append(time.perf_counter() - t)
+        return statistics.median(times[1:]) * 1e3  # the first call computes the logits
+    finally:
+        demo.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--no-app", action="store_true", help="skip the app round-trip timing")
     args = ap.parse_args()
 
     model, tok = G.load_causal_lm(SMOLLM)
@@ -152,6 +187,10 @@ def main() -> None:
     result["slider_transforms_ms"] = round(only, 2)
     result["slider_transforms_plus_figure_ms"] = round(with_fig, 2)
     print(f"slider move: transforms {only:.1f} ms, + plotly figure {with_fig:.1f} ms")
+    if not args.no_app:
+        result["slider_api_round_trip_ms"] = round(api_round_trip_ms(), 1)
+        print(f"slider move through the app (/distribution round trip, median): "
+              f"{result['slider_api_round_trip_ms']:.0f} ms")
     print(f"memory bandwidth {bw:.1f} GB/s; {params / 1e6:.1f}M params x "
           f"{weight_bytes / params:.0f} B = {weight_bytes / 1e6:.0f} MB read per token -> "
           f"ceiling {result['bandwidth_ceiling_tok_s']} tok/s")

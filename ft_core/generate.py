@@ -52,15 +52,24 @@ def preset_config(name: str, base: GenerationConfig | None = None) -> Generation
 
 # -- Model and inputs -------------------------------------------------------------------
 
+# One load at a time: a slider event and a Generate click arriving together used to both
+# trigger transformers' lazy imports and first load, and concurrent lazy imports fail
+# ("cannot import name 'AutoModelForCausalLM'"); a second load would also waste memory.
+_load_lock = threading.Lock()
+
+
 def load_causal_lm(name: str):
     """(model, tokenizer) for a causal LM, shared read-only; classifiers are refused."""
-    source = resolve_model(name)  # raises UserError for a Hub id offline or a bad path
-    task = detect_task(source)
-    if task != "causal_lm":
-        raise UserError(f"'{source.name}' is a classifier, not a text generator.",
-                        hint="Pick a causal language model, e.g. the embedded SmolLM2, or a "
-                             "finished causal-LM run.")
-    return cached_model(source, "causal_lm")
+    with _load_lock:
+        import transformers  # noqa: F401 - resolve the lazy module under the lock
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer  # noqa: F401
+        source = resolve_model(name)  # raises UserError for a Hub id offline or a bad path
+        task = detect_task(source)
+        if task != "causal_lm":
+            raise UserError(f"'{source.name}' is a classifier, not a text generator.",
+                            hint="Pick a causal language model, e.g. the embedded SmolLM2, or "
+                                 "a finished causal-LM run.")
+        return cached_model(source, "causal_lm")
 
 
 def _message_text(content) -> str:
