@@ -357,8 +357,9 @@ def reconcile_orphans(runs_dir: str | Path, manager: JobManager | None = None,
             continue
         if manager is not None and manager.owner(info.get("id", "")) is not None:
             continue  # ours: the watcher handles it
-        if pid_alive(info.get("pid")):
-            continue  # started elsewhere (the CLI) and still going
+        if info.get("status") == "running" and (not info.get("pid") or
+                                                 pid_alive(info.get("pid"))):
+            continue  # started elsewhere (the CLI, in-process) and still going, or unknown
         if info.get("status") == "queued" and \
                 time.time() - float(info.get("created") or 0) < grace_s:
             continue  # just created by another process that has not started yet

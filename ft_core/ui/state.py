@@ -26,5 +26,10 @@ class AppContext:
     space_settings: SpaceSettings = field(default_factory=SpaceSettings)
 
     def runs_dir_for(self, request: gr.Request | None) -> str:
-        """This visitor's runs folder: runs_dir/sessions/<id> in Space mode, else runs_dir."""
-        return str(session_runs_dir(self.runs_dir, session_id(request), self.space_settings))
+        """This visitor's runs folder: runs_dir/sessions/<id> in Space mode, else runs_dir.
+
+        <id> is the browser's job-owner token when the Train tab registered one (stable
+        across page reloads), else the Gradio session."""
+        owner = self.extras.get("job_owner")
+        visitor = owner(request) if owner else session_id(request)
+        return str(session_runs_dir(self.runs_dir, visitor, self.space_settings))

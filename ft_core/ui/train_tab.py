@@ -47,7 +47,9 @@ class TrainTab:
 
     def __init__(self, ctx: AppContext):
         self.ctx = ctx
-        self.jobs: jobs.JobManager = ctx.extras.get("jobs") or jobs.JobManager()
+        settings = getattr(ctx, "space_settings", None)  # Space mode: its job limit
+        limit = settings.concurrency(jobs.default_max_concurrent()) if settings else None
+        self.jobs: jobs.JobManager = ctx.extras.get("jobs") or jobs.JobManager(limit)
         ctx.extras["jobs"] = self.jobs
         # Gradio session -> browser token (the job owner); filled by the page-load event.
         self.owners: dict[str, str] = ctx.extras.setdefault("train_owners", {})
@@ -188,7 +190,8 @@ class TrainTab:
 
     def start(self, data, *values, request: gr.Request = None):
         config = self.form.to_config(data, *values)
-        notes = validate_config(config)
+        config, notes = apply_space_limits(self.ctx, config)
+        notes += validate_config(config)
         owner, runs_dir = self.owner(request), self.runs_dir(request)
         run_dir = self.jobs.start(config, owner, runs_dir, origin=session_id(request))
         for note in notes:
@@ -367,6 +370,15 @@ def data_summary(data: dict | None) -> str:
     extra = f" · at most {d.max_rows} rows per split" if d.max_rows else ""
     filters = f" · {len(d.filters)} filter(s)" if d.filters else ""
     return f"**Dataset:** `{d.source}` · {' · '.join(cols) or 'columns: auto'}{filters}{extra}"
+
+
+def apply_space_limits(ctx: AppContext, config: RunConfig) -> tuple[RunConfig, list[str]]:
+    """In Space mode, the config cut to the shared machine's limits (with why)."""
+    settings = getattr(ctx, "space_settings", None)
+    if settings is None or not settings.enabled:
+        return config, []
+    from ..space import apply_limits
+    return apply_limits(config, settings)
 
 
 def validate_config(config: RunConfig) -> list[str]:
