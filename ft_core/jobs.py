@@ -28,7 +28,7 @@ from . import runs
 from .config import RunConfig
 from .errors import UserError
 
-FINAL = ("finished", "stopped", "failed")
+FINAL = ("finished", "stopped", "failed", "pruned")
 LOG_FILE = "process.log"
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .. import runs
 
-FINAL = ("finished", "stopped", "failed")
+FINAL = ("finished", "stopped", "failed", "pruned")
 # Eval metrics worth a curve; the rest (runtime, samples/s, per-class) stay in the log.
 PLOT_METRICS = ("eval_accuracy", "eval_f1_macro", "eval_perplexity", "eval_precision_macro",
                 "eval_recall_macro")
@@ -114,6 +114,11 @@ class RunView:
             shown = " · ".join(f"{k} {_num(v)}" for k, v in metrics.items()
                                if k not in NOT_METRICS[1:])
             self.logs.append(f"eval @ step {e.get('step')}: {shown}")
+        elif kind == "test":
+            shown = " · ".join(f"{k} {_num(v)}" for k, v in (e.get("metrics") or {}).items()
+                               if isinstance(v, (int, float)) and "runtime" not in k
+                               and "per_second" not in k)
+            self.logs.append(f"test split (held out): {shown}")
         elif kind == "checkpoint":
             self.logs.append(f"checkpoint saved at step {e.get('step')}")
         elif kind == "message":
@@ -212,13 +217,22 @@ def runs_table(runs_dir: str | Path) -> pd.DataFrame:
             "model": info.get("base_model"),
             "method": info.get("method"),
             "dataset": info.get("dataset"),
-            "best metric": _num(best) if isinstance(best, (int, float)) else (best or ""),
+            "best metric": _best(best),
             "duration": _fmt_time(end - start) if start and end else "",
             "reason": _reason(info),
         })
     columns = ["run", "status", "task", "model", "method", "dataset", "best metric",
                "duration", "reason"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _best(best) -> str:
+    """run.json's best_metric: {"name": "eval_f1_macro", "value": 0.61} (or a number)."""
+    if isinstance(best, dict) and isinstance(best.get("value"), (int, float)):
+        return f"{str(best.get('name', '')).removeprefix('eval_')} {_num(best['value'])}"
+    if isinstance(best, (int, float)):
+        return _num(best)
+    return ""
 
 
 def _reason(info: dict) -> str:

@@ -45,9 +45,13 @@ def test_view_folds_events_into_progress_curves_and_log(tmp_path):
     # Only new bytes are read: a second poll with nothing new changes nothing.
     assert view.poll() is False
     runs.append_event(run_dir, "status", status="stopped", message="Stopped by the user.")
-    runs.write_run_info(run_dir, status="stopped")
+    runs.write_run_info(run_dir, status="stopped", started=100.0, finished=165.0,
+                        best_metric={"name": "eval_f1_macro", "value": 0.4})
     assert view.poll() is True and view.final and view.status == "stopped"
     assert len(view.loss_frame()) == 3  # nothing duplicated
+    row = runs_table(tmp_path).iloc[0]
+    assert (row["status"], row["best metric"], row["duration"]) == ("stopped", "f1_macro 0.4",
+                                                                   "1:05")
 
 
 def test_failed_run_shows_its_reason(tmp_path):
