@@ -145,7 +145,11 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--json", default=None)
     ap.add_argument("--no-app", action="store_true", help="skip the app round-trip timing")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch intra-op threads (default: torch's choice, one per core)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     model, tok = G.load_causal_lm(SMOLLM)
     params = sum(p.numel() for p in model.parameters())
