@@ -14,8 +14,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def _trial_rows(page) -> list[str]:
-    """Text of the table rows that hold a trial (gradio draws header rows as tr too)."""
-    rows = page.locator("#search-trials tr").filter(has_text=re.compile(
+    """Text of the rows that hold a trial (Gradio's virtual table draws them as
+    role=row elements; a hidden sizing table holds tr elements too)."""
+    rows = page.locator("#search-trials [role=row]").filter(has_text=re.compile(
         r"COMPLETE|PRUNED|RUNNING|FAIL|STOPPED"))
     return [r.inner_text() for r in rows.all()]
 
@@ -69,7 +70,7 @@ def test_two_trial_search_in_browser(page, tiny_bert_dir):
     rows = _trial_rows(page)
     assert any("★" in r for r in rows)  # the best trial is marked
     assert all("learning_rate" not in r for r in rows)  # values, not names, per column
-    header = page.locator("#search-trials thead").inner_text()
+    header = page.locator("#search-trials thead [role=row]").first.inner_text()
     assert "learning_rate" in header and "state" in header
     # Optuna's optimization history, drawn by plotly in the page.
     page.locator("#search-history .js-plotly-plot").first.wait_for(timeout=30_000)
