@@ -213,3 +213,24 @@ def test_orphaned_running_trial_of_a_dead_worker_is_failed(tmp_path):
     states = {t.number: t.state for t in study.get_trials()}
     assert states[dead.number] == optuna.trial.TrialState.FAIL
     assert states[alive.number] == optuna.trial.TrialState.RUNNING
+
+
+# -- the panel's pure helpers (no server) ---------------------------------------------------
+
+def test_panel_builds_a_search_config_and_marks_the_best_row(tmp_path):
+    from ft_core.ui.search_panel import SearchPanel, styled_trials
+    rows = pd.DataFrame(search.space_to_rows(search.default_space()),
+                        columns=search.SPACE_COLUMNS)
+    base = SearchConfig(storage="sqlite:///x.db", study_name="keep", seed=3)
+    sc = SearchPanel.search_config(4, 0, "accuracy", "maximize", "random", "none", rows,
+                                   base=base)
+    assert sc.objective == "eval_accuracy" and sc.timeout_s is None and sc.n_trials == 4
+    assert (sc.storage, sc.study_name, sc.seed) == ("sqlite:///x.db", "keep", 3)  # Continue
+    assert [p.name for p in sc.space] == [p.name for p in search.default_space()]
+    with pytest.raises(UserError, match="at least one trial"):
+        SearchPanel.search_config(0, 0, "eval_loss", "minimize", "tpe", "median", rows)
+    no_epochs = SearchPanel.default_space("classification", "full", 20)
+    assert "num_train_epochs" not in set(no_epochs["name"])
+    styled = styled_trials(_filled_study(tmp_path))
+    html = styled.to_html()
+    assert html.count("rgba(250, 204, 21") >= 1 and "★" in html
