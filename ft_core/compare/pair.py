@@ -120,7 +120,8 @@ def open_run_pair(runs_dir: str | Path, run_id: str) -> ComparePair:
     if "/" in base_name and Path(base_name).exists():  # a long local path: its folder name
         base_name = Path(base_name).name
     if source.adapter:  # LoRA: one model, adapter off on the left
-        model, tok = models.cached_model(source, task)
+        model, tok = (_lora_classifier(source, config) if task == "classification"
+                      else models.cached_model(source, task))
         right = _side(f"{run_id} (fine-tuned, LoRA on)", model, tok, task)
         left = Side(f"{base_name} (base: LoRA off)", model, tok, adapter_off=True,
                     labels=right.labels)
@@ -260,6 +261,37 @@ def _classifier_side(name: str, source: ModelSource, labels: list[str],
         model, tok, new_head = _head_cache[key]
     # A head not trained on these labels (none, or other labels) guesses: say so.
     return Side(name, model, tok, new_head=new_head or own != labels, labels=labels)
+
+
+def _lora_classifier(source: ModelSource, config: RunConfig):
+    """A LoRA classification run: the base gets a head sized for the run's labels first
+    (peft's Auto class would build a 2-label head and refuse the saved 3-label one)."""
+    key = (source.identity, "lora")
+    with _head_lock:
+        if key not in _head_cache:
+            import torch
+            from peft import PeftConfig, PeftModel
+            from transformers import AutoModelForSequenceClassification
+
+            from ..data import prepare
+            labels = list(prepare(config.data).label_names)
+            base_path = PeftConfig.from_pretrained(source.path).base_model_name_or_path
+            id2label = dict(enumerate(labels))
+            torch.manual_seed(0)
+            try:
+                base = AutoModelForSequenceClassification.from_pretrained(
+                    base_path, num_labels=len(labels), id2label=id2label,
+                    label2id={v: k for k, v in id2label.items()},
+                    ignore_mismatched_sizes=True)
+                model = PeftModel.from_pretrained(base, source.path).eval()
+            except Exception as exc:  # noqa: BLE001 - a readable message, not a traceback
+                raise UserError(f"Could not load the LoRA run's adapter: {str(exc)[:300]}",
+                                hint="Was the run trained on the same data config?") from None
+            _head_cache[key] = (model, models.load_tokenizer(source), True)
+            while len(_head_cache) > 2:
+                _head_cache.popitem(last=False)
+        model, tok, _ = _head_cache[key]
+    return model, tok
 
 
 def _chance_note(side: Side) -> str:
