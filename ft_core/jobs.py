@@ -230,8 +230,10 @@ class JobManager:
     def _refuse_second(self, session: str) -> None:
         current = self.active(session)
         if current is not None:
-            where = ("is waiting in the queue" if current.state == "queued"
-                     else "is still running")
+            status = runs.read_run_info(current.run_dir).get("status")
+            where = ("is waiting in the queue" if current.state == "queued" else
+                     "is finishing (saving its model)" if status in FINAL else
+                     "is still running")
             raise UserError(f"Run {current.run_id} {where}.",
                             hint="Stop it (or wait for it to finish) before starting another.")
 

@@ -283,8 +283,8 @@ class TrainTab:
         run_dir = runs.run_path(runs_dir, _need(run_id))
         job = self.jobs.job(run_id)
         if job is not None and job.state != "done":
-            raise UserError(f"Run {run_id} is queued or running.",
-                            hint="Stop it first, then delete it.")
+            raise UserError(f"Run {run_id} is queued, running or still saving.",
+                            hint="Stop it (and let it finish saving), then delete it.")
         runs.delete_run(run_dir)
         gr.Info(f"Deleted run {run_id}.")
         table, select = self._table_and_choices(runs_dir)

@@ -9,6 +9,8 @@ import pytest
 from gradio_client.exceptions import AppError
 
 from ft_core import runs
+from ft_core.config import RunConfig
+from ft_core.jobs import pid_alive
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -59,3 +61,30 @@ def test_start_refuse_second_and_stop_over_api(app_url, app_runs_dir, tiny_bert_
     table = client.predict(api_name="/list_runs")[0]
     row = [r for r in table["data"] if r[0] == run_dir.name][0]
     assert row[1] == "stopped"
+
+    # Resume continues from the checkpoint in the same folder; then stop and delete it.
+    stopped_at = runs.read_run_info(run_dir)["global_step"]
+    _wait(lambda: not pid_alive(runs.read_run_info(run_dir)["pid"]))  # process ended
+    client.predict(run_dir.name, api_name="/resume_training")
+    _wait(lambda: any(e["type"] == "status" and "resumed from" in (e.get("message") or "")
+                      for e in runs.read_events(run_dir)[0]))
+    _wait(lambda: any(e["type"] == "log" and e["step"] > stopped_at
+                      for e in runs.read_events(run_dir)[0]))
+    client.predict(api_name="/stop_training")
+    _wait(lambda: runs.read_run_info(run_dir)["status"] == "stopped", 120)
+    _wait(lambda: not pid_alive(runs.read_run_info(run_dir)["pid"]))
+    client.predict(run_dir.name, api_name="/delete_run")
+    assert not run_dir.exists()
+
+
+def test_export_config_gives_yaml_and_command(app_url, tiny_bert_dir):
+    from gradio_client import Client
+    client = Client(app_url, verbose=False)
+    client.predict(api_name="/recipe_drug_reviews_minilm")
+    yaml_text, command, path = client.predict(model=str(tiny_bert_dir), learning_rate=2e-4,
+                                              api_name="/export_config")
+    config = RunConfig.from_yaml(yaml_text)
+    assert config.model.name_or_path == str(tiny_bert_dir)
+    assert config.train.learning_rate == 2e-4 and config.data.source == "builtin:drug_reviews"
+    assert "python -m ft_core train --config run.yaml" in command
+    assert RunConfig.load(path).to_dict() == config.to_dict()
