@@ -51,3 +51,23 @@ def test_trained_run_compares_like_the_trainer_evaluated(method, headless_bert, 
     test = info["test_metrics"]
     assert right["accuracy"] == pytest.approx(test["test_accuracy"])
     assert right["f1_macro"] == pytest.approx(test["test_f1_macro"])
+
+
+def test_trained_chat_lora_loss_matches_the_trainer(tiny_llama_dir, tmp_path):
+    """Answers-only held-out loss on the run's own splits = the Trainer's eval/test loss."""
+    from ft_core.train import train
+    config = RunConfig(
+        data=DataConfig(source="builtin:chatterbot", text_column="question",
+                        response_column="answer", max_rows=24),
+        model=ModelConfig(name_or_path=str(tiny_llama_dir), task="causal_lm", method="lora"),
+        train=TrainConfig(max_steps=2, max_length=64, eval_strategy="no", save_strategy="no",
+                          learning_rate=1e-2, per_device_train_batch_size=4),
+        name="cmp-chat", runs_dir=str(tmp_path / "runs"))
+    run_dir = runs.create_run(config, tmp_path / "runs")
+    train(config, run_dir)
+    info = runs.read_run_info(run_dir)
+    pair = C.open_run_pair(tmp_path / "runs", run_dir.name)
+    test = C.compare_loss(pair, C.lm_rows_from_run(pair, "test")).table.set_index("side")
+    assert test.loc["right", "loss"] == pytest.approx(info["test_metrics"]["test_loss"],
+                                                      rel=1e-4)
+    assert test.loc["left", "loss"] != pytest.approx(test.loc["right", "loss"], rel=1e-6)
