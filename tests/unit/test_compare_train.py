@@ -8,6 +8,8 @@ from ft_core import runs
 from ft_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from tests import compare_helpers as H
 
+pytestmark = pytest.mark.slow  # real Trainer runs (tiny models, a few steps)
+
 
 @pytest.fixture(scope="module")
 def headless_bert(tmp_path_factory, minilm_tokenizer_dir):
