@@ -56,9 +56,10 @@ def _smollm_cpt() -> RunConfig:
                         drop_duplicates=True, train_ratio=0.95, validation_ratio=0.05,
                         test_ratio=0.0, stratify=False, max_rows=128),
         model=ModelConfig(name_or_path=SMOLLM, task="causal_lm", method="full"),
+        # No warm-up: with 8 steps, a warm-up step would run at learning rate 0.
         train=TrainConfig(learning_rate=2e-4, num_train_epochs=1,
                           per_device_train_batch_size=16, per_device_eval_batch_size=32,
-                          max_length=48, warmup_ratio=0.1, eval_strategy="epoch",
+                          max_length=48, warmup_ratio=0.0, eval_strategy="epoch",
                           save_strategy="no", logging_steps=1, eval_on_start=True),
         name="smollm2-cpt-chatterbot")
 
