@@ -46,3 +46,28 @@ def test_distribution_handler_and_generation_state(tiny_llama_dir):
 
 def test_stop_without_a_running_generation():
     assert P.request_stop(None) == "Nothing is running."
+
+
+def test_stop_is_per_session(tiny_llama_dir):
+    from types import SimpleNamespace
+    model = str(tiny_llama_dir)
+    mine, other = SimpleNamespace(session_hash="me"), SimpleNamespace(session_hash="other")
+    values = _values(max_new_tokens=200)
+    gen_mine = P.run_generation(model, P.RAW, "Hello", [], *values, request=mine)
+    gen_other = P.run_generation(model, P.RAW, "Hello", [], *values, request=other)
+    next(gen_mine)
+    next(gen_other)
+    assert P.request_stop(mine) == "Stopping…"
+    *_, last_mine = gen_mine
+    assert "Stopped." in last_mine[2] and len(last_mine[5]["output_ids"]) < 200
+    assert "other" in P._stop_events and not P._stop_events["other"].is_set()
+    gen_other.close()
+
+
+def test_beam_view_handler(tiny_llama_dir):
+    beams, steps, _notes = P.run_beam_view(str(tiny_llama_dir), P.RAW, "Hello", [],
+                                           *_values(num_beams=3, num_return_sequences=2))
+    assert len(beams) == 2 and list(beams["rank"]) == [1, 2]
+    assert steps["beam"].max() <= 3 and steps["step"].max() >= 2
+    with pytest.raises(UserError, match="num_beams"):
+        P.run_beam_view(str(tiny_llama_dir), P.RAW, "Hello", [], *_values())
