@@ -179,3 +179,17 @@ def test_bad_inputs(lm, tiny_bert_dir):
         G.input_budget(model, tok, _cfg(max_new_tokens=300))
     with pytest.raises(UserError, match="sampling off"):
         G.beam_search(model, tok, "Hi", _cfg(do_sample=True, num_beams=2))
+
+
+def test_lora_adapter_folder_generates(tiny_llama_dir, tmp_path):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    base = AutoModelForCausalLM.from_pretrained(tiny_llama_dir)
+    peft_model = get_peft_model(base, LoraConfig(r=2, target_modules=["q_proj", "v_proj"],
+                                                 task_type="CAUSAL_LM"))
+    peft_model.save_pretrained(tmp_path / "adapter")
+    AutoTokenizer.from_pretrained(tiny_llama_dir).save_pretrained(tmp_path / "adapter")
+    model, tok = G.load_causal_lm(str(tmp_path / "adapter"))
+    assert type(model).__name__.startswith("Peft")
+    texts = list(G.stream_generate(model, tok, "Hi", _cfg(max_new_tokens=4), chat=False))
+    assert texts and texts[-1]
