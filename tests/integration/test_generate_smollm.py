@@ -34,7 +34,7 @@ def test_chat_answer_streams_and_is_coloured(smollm):
 
 def test_beam_view_on_the_real_model(smollm):
     model, tok = smollm
-    cfg = GenerationConfig(num_beams=3, num_return_sequences=2, max_new_tokens=8,
+    cfg = GenerationConfig(num_beams=3, num_return_sequences=2, max_new_tokens=5,
                            early_stopping=True)
     result = G.beam_search(model, tok, "The capital of France is", cfg, chat=False)
     ids, _ = G.build_inputs(tok, "The capital of France is", chat=False)
