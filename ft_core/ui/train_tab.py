@@ -257,7 +257,7 @@ class TrainTab:
         config_text = (run_dir / "config.yaml").read_text(encoding="utf-8") \
             if (run_dir / "config.yaml").exists() else "# no config.yaml"
         return [*self._show(view, owner, runs_dir),
-                gr.update(value=config_text, visible=True)]
+                gr.Code(value=config_text, visible=True)]
 
     def use_config(self, run_id: str, request: gr.Request = None):
         run_dir = runs.run_path(self.runs_dir(request), _need(run_id))

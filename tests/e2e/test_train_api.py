@@ -61,6 +61,10 @@ def test_start_refuse_second_and_stop_over_api(app_url, app_runs_dir, tiny_bert_
     table = client.predict(api_name="/list_runs")[0]
     row = [r for r in table["data"] if r[0] == run_dir.name][0]
     assert row[1] == "stopped"
+    status = client.predict(run_dir.name, api_name="/run_status")
+    progress, config_text = status[0], status[-1]
+    config_text = config_text.get("value", "") if isinstance(config_text, dict) else config_text
+    assert "data-status='stopped'" in progress and str(tiny_bert_dir) in config_text
 
     # Resume continues from the checkpoint in the same folder; then stop and delete it.
     stopped_at = runs.read_run_info(run_dir)["global_step"]
