@@ -167,7 +167,7 @@ def _load_adapter_model(path: str, task: str, info: dict, kw: dict):
 # -- Shared inference cache ---------------------------------------------------------------
 
 _cache: OrderedDict[tuple, tuple] = OrderedDict()
-_cache_lock = threading.Lock()
+_cache_lock = threading.RLock()
 MAX_CACHED_MODELS = int(os.environ.get("FT_LAB_MAX_CACHED_MODELS", "4"))
 
 
@@ -176,18 +176,19 @@ def cached_model(name_or_source: ModelSource | str, task: str):
     source = resolve_model(name_or_source) if isinstance(name_or_source, str) \
         else name_or_source
     key = (source.identity, task)
+    # One lock for lookup and load: two sessions asking for the same model load it once,
+    # and concurrent first loads don't race in transformers' lazy imports.
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    model, _ = load_model(source, task)
-    model.eval()
-    tokenizer = load_tokenizer(source)
-    with _cache_lock:
+        model, _ = load_model(source, task)
+        model.eval()
+        tokenizer = load_tokenizer(source)
         _cache[key] = (model, tokenizer)
         while len(_cache) > MAX_CACHED_MODELS:
             _cache.popitem(last=False)
-    return model, tokenizer
+        return model, tokenizer
 
 
 def clear_cache() -> None:
