@@ -1,5 +1,7 @@
 """What the Train tab shows for a run's events, and the form -> RunConfig conversion."""
 
+import json
+
 import gradio as gr
 import pytest
 
@@ -118,8 +120,14 @@ def test_form_needs_a_prepared_dataset(form):
         form.to_config(None, *_defaults(form))
 
 
-def test_model_note_flags_new_head(tiny_llama_dir):
+def test_model_note_flags_new_head(tmp_path):
     assert "newly initialised" in model_note("MiniLM-L6 (embedded)", "classification")
     assert "causal lm model" in model_note("SmolLM2-135M-Instruct (embedded)",
                                            "classification")
-    assert "newly initialised" in model_note(str(tiny_llama_dir), "classification")
+    base, clf = tmp_path / "base", tmp_path / "clf"
+    for folder, arch in ((base, "BertModel"), (clf, "BertForSequenceClassification")):
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps({"architectures": [arch]}))
+    assert "newly initialised" in model_note(str(base), "classification")
+    assert "re-initialised" in model_note(str(clf), "classification")
+    assert "newly" not in model_note(str(base), "causal_lm")
