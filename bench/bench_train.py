@@ -158,7 +158,7 @@ def bench_padding(rows: int, steps: int, max_length: int = 512, batch: int = 8) 
     from ft_core.catalog import resolve_model
     path = resolve_model(MINILM).path
     tok = AutoTokenizer.from_pretrained(path)
-    texts = drug_reviews(600).splits["train"]["review"]
+    texts = list(drug_reviews(600).splits["train"]["review"])
     ids = tok(texts, truncation=True, max_length=max_length)["input_ids"]
     lengths = [len(x) for x in ids]
     g = torch.Generator().manual_seed(0)
