@@ -295,18 +295,20 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
 
 def _rdb_storage(url: str, kwargs: dict, attempts: int = 3) -> optuna.storages.RDBStorage:
     """RDBStorage, retried: workers started together race to create the tables."""
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import SQLAlchemyError
+    racy = ("already exists", "locked", "unique constraint", "duplicate")
     for attempt in range(attempts):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # heartbeat is flagged experimental
                 return optuna.storages.RDBStorage(url, heartbeat_interval=30,
                                                   grace_period=120, **kwargs)
-        except OperationalError as exc:
-            if attempt == attempts - 1 or "already exists" not in str(exc) and \
-                    "locked" not in str(exc):
+        except SQLAlchemyError as exc:
+            # Both creating the tables or the schema-version row: the loser retries and
+            # finds them made. Anything else (bad path, no server) fails at once.
+            if attempt == attempts - 1 or not any(r in str(exc).lower() for r in racy):
                 raise
-            time.sleep(1 + attempt)
+            time.sleep(0.5 + attempt)
     raise AssertionError("unreachable")
 
 

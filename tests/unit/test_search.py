@@ -234,3 +234,20 @@ def test_panel_builds_a_search_config_and_marks_the_best_row(tmp_path):
     styled = styled_trials(_filled_study(tmp_path))
     html = styled.to_html()
     assert html.count("rgba(250, 204, 21") >= 1 and "★" in html
+
+
+def test_workers_racing_to_create_one_sqlite_study(tmp_path):
+    # Workers started together all create Optuna's tables and schema row at once; without
+    # a retry some fail with "table already exists" / a UNIQUE constraint error.
+    import subprocess
+    import sys
+    code = ("import sys; from ft_core import search; "
+            "search.open_study(sys.argv[1], 'race', 'minimize'); print('ok')")
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    root = str(search.Path(search.__file__).resolve().parents[1])
+    procs = [subprocess.Popen([sys.executable, "-c", code, url], cwd=root,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for _ in range(4)]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert len(search.load_study(url, "race").trials) == 0
