@@ -118,10 +118,10 @@ def _bloom_zh_cpt() -> RunConfig:
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in [
     Recipe("drug-reviews-minilm", "Offline quick-start: rate drug reviews "
-           "(negative/neutral/positive) with the embedded MiniLM-L6 (~1.5 min on CPU).",
+           "(negative/neutral/positive) with the embedded MiniLM-L6 (sized for a 2-core CPU).",
            False, _drug_reviews_minilm),
     Recipe("smollm2-cpt", "Offline quick-start: continued pre-training of the embedded "
-           "SmolLM2-135M on ChatterBot answer texts (~1.5 min on CPU).", False, _smollm_cpt),
+           "SmolLM2-135M on ChatterBot answer texts (sized for a 2-core CPU).", False, _smollm_cpt),
     Recipe("smollm2-chat-lora", "Offline: chat fine-tuning (SFT) of SmolLM2-135M-Instruct "
            "with LoRA on ChatterBot question/answer pairs, loss on answers only.", False,
            _smollm_chat_lora),
