@@ -1,8 +1,8 @@
 """Ready-made runs from the seeds of this field, each a plain RunConfig.
 
-Offline recipes use the embedded models and built-in datasets and are sized to finish
-on a 2-core CPU in about two minutes (measured in docs/benchmarks.md); online recipes are
-the classic tutorials' settings and are meant for a GPU.
+Offline recipes use the embedded models and built-in datasets and are sized for a 2-core
+CPU (results and timings, targets not all met yet, in docs/benchmarks.md); online recipes
+are the classic tutorials' settings and are meant for a GPU.
 """
 
 from __future__ import annotations
