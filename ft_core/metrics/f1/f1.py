@@ -1,20 +1,12 @@
-"""F1 for classification, average = macro (default), micro, weighted or None
-(per class), as a local evaluate module."""
+"""F1 for classification (macro by default; micro, weighted or per class), as a local
+evaluate module."""
 
-import datasets
-import evaluate
+import datasets  # noqa: F401 - evaluate requires its modules to import datasets
+import evaluate  # noqa: F401
 
-from ft_core.metrics.functional import precision_recall_f1
+from ft_core.metrics.module_base import ScoreMetric
 
 
-class F1(evaluate.Metric):
-    def _info(self):
-        return evaluate.MetricInfo(
-            description="F1 (macro, micro, weighted or per class).",
-            citation="", inputs_description="predictions, references: lists of int labels",
-            features=datasets.Features({"predictions": datasets.Value("int64"),
-                                        "references": datasets.Value("int64")}))
-
-    def _compute(self, predictions, references, average="macro", num_labels=None):
-        value = precision_recall_f1(references, predictions, average, num_labels)[2]
-        return {"f1": value.tolist() if average is None else value}
+class F1(ScoreMetric):
+    key = "f1"
+    index = 2

@@ -1,20 +1,12 @@
-"""Recall for classification, average = macro (default), micro, weighted or None
-(per class), as a local evaluate module."""
+"""Recall for classification (macro by default; micro, weighted or per class), as a local
+evaluate module."""
 
-import datasets
-import evaluate
+import datasets  # noqa: F401 - evaluate requires its modules to import datasets
+import evaluate  # noqa: F401
 
-from ft_core.metrics.functional import precision_recall_f1
+from ft_core.metrics.module_base import ScoreMetric
 
 
-class Recall(evaluate.Metric):
-    def _info(self):
-        return evaluate.MetricInfo(
-            description="Recall (macro, micro, weighted or per class).",
-            citation="", inputs_description="predictions, references: lists of int labels",
-            features=datasets.Features({"predictions": datasets.Value("int64"),
-                                        "references": datasets.Value("int64")}))
-
-    def _compute(self, predictions, references, average="macro", num_labels=None):
-        value = precision_recall_f1(references, predictions, average, num_labels)[1]
-        return {"recall": value.tolist() if average is None else value}
+class Recall(ScoreMetric):
+    key = "recall"
+    index = 1
