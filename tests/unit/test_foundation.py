@@ -84,3 +84,11 @@ def test_local_metrics_match_hand_computed_values():
     m = classification_metrics(refs, preds, ["a", "b", "c"])
     assert m["precision_b"] == 0.5 and m["recall_c"] == 0.5
     assert m["f1_micro"] == pytest.approx(0.75)
+
+
+def test_each_local_metric_module_reports_its_own_score():
+    refs, preds = [0, 1, 2, 2], [0, 1, 1, 2]
+    assert load_metric("precision").compute(predictions=preds, references=refs,
+                                            average=None) == {"precision": [1.0, 0.5, 1.0]}
+    assert load_metric("recall").compute(predictions=preds, references=refs)["recall"] == \
+        pytest.approx(5 / 6)

@@ -3,8 +3,9 @@
 import datasets  # noqa: F401 - evaluate requires its modules to import datasets
 import evaluate  # noqa: F401
 
-from ft_core.metrics.module_base import AccuracyMetric
+# evaluate takes the first Metric class in the module: import the module, not the base
+from ft_core.metrics import module_base
 
 
-class Accuracy(AccuracyMetric):
+class Accuracy(module_base.AccuracyMetric):
     pass

@@ -4,9 +4,10 @@ evaluate module."""
 import datasets  # noqa: F401 - evaluate requires its modules to import datasets
 import evaluate  # noqa: F401
 
-from ft_core.metrics.module_base import ScoreMetric
+# evaluate takes the first Metric class in the module: import the module, not the base
+from ft_core.metrics import module_base
 
 
-class Recall(ScoreMetric):
+class Recall(module_base.ScoreMetric):
     key = "recall"
     index = 1
