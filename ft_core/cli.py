@@ -35,7 +35,13 @@ def _set_value(data: dict, dotted: str) -> None:
         if not isinstance(node.get(p), dict):
             node[p] = {}
         node = node[p]
-    node[parts[-1]] = yaml.safe_load(raw)
+    value = yaml.safe_load(raw)
+    if isinstance(value, str):  # YAML 1.1 reads "1e-4" as a string; a number was meant
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    node[parts[-1]] = value
 
 
 def load_config(args):
@@ -45,12 +51,16 @@ def load_config(args):
     if bool(getattr(args, "config", None)) == bool(getattr(args, "recipe", None)):
         raise UserError("Give either --config FILE or --recipe NAME.",
                         hint="`python -m ft_core recipes` lists the recipes.")
-    config = RunConfig.load(args.config) if args.config else recipe_config(args.recipe)
-    if getattr(args, "set", None):
-        data = config.to_dict()
-        for item in args.set:
-            _set_value(data, item)
-        config = RunConfig.from_dict(data)
+    try:
+        config = RunConfig.load(args.config) if args.config else recipe_config(args.recipe)
+        if getattr(args, "set", None):
+            data = config.to_dict()
+            for item in args.set:
+                _set_value(data, item)
+            config = RunConfig.from_dict(data)
+    except (TypeError, ValueError) as exc:  # e.g. learning_rate: "fast"
+        raise UserError(f"A config value has the wrong type: {exc}.",
+                        hint="Numbers must be numbers (write 1.0e-4 or 0.0001).") from None
     return config
 
 

@@ -66,6 +66,19 @@ def test_in_process_errors_and_resume_needs_run_dir(tmp_path, capsys):
     assert "Unknown recipe" in capsys.readouterr().err
     assert main(["train", "--recipe", "drug-reviews-minilm", "--set", "oops"]) == 2
     assert "--set expects" in capsys.readouterr().err
+    (tmp_path / "typo.yaml").write_text("train:\n  learning_rate: fast\n")
+    assert main(["validate", "--config", str(tmp_path / "typo.yaml")]) == 2
+    assert "wrong type" in capsys.readouterr().err
+
+
+def test_set_reads_numbers_written_like_1e_4():
+    from ft_core.cli import _set_value
+    data = {"train": {}}
+    _set_value(data, "train.learning_rate=1e-4")
+    _set_value(data, "train.max_steps=20")
+    _set_value(data, "model.name_or_path=gpt2")
+    assert data == {"train": {"learning_rate": 1e-4, "max_steps": 20},
+                    "model": {"name_or_path": "gpt2"}}
 
 
 def test_validate_reports_a_fatal_problem(tiny_bert_dir, tmp_path, capsys):
