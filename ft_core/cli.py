@@ -114,6 +114,7 @@ def cli_train(args) -> int:
     config = load_config(args)
     if args.resume and not args.run_dir:
         raise UserError("--resume needs --run-dir (the run to resume).")
+    config = apply_space_limits(config)
     run_dir = _shared_run_dir(config, args.run_dir)
     print(f"Run folder: {run_dir}", flush=True)
     metrics = train(config, run_dir, resume=args.resume)
@@ -121,6 +122,15 @@ def cli_train(args) -> int:
              if k.split("_", 1)[-1] in ("loss", "accuracy", "f1_macro", "perplexity")}
     print(f"Finished: {shown}", flush=True)
     return 0
+
+
+def apply_space_limits(config):
+    """Cut a config to the Space limits when Space mode is on (a no-op otherwise)."""
+    from .space import SpaceSettings, apply_limits
+    config, notes = apply_limits(config, SpaceSettings.from_env())
+    for note in notes:
+        print(note, flush=True)
+    return config
 
 
 # -- validate -------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ def materialize(source: ModelSource) -> str:
             config = AutoConfig.from_pretrained(source.path, **kw)
         except Exception as exc:  # noqa: BLE001 - turn any GGUF failure into a message
             raise UserError(f"Could not read the GGUF file {gguf_path.name}: {exc}",
-                            hint="Is the `gguf` package installed? (`make run` installs it)")
+                            hint="Is the `gguf` package installed? (`make run` does it)") from None
         # A gguf-loaded model refuses save_pretrained; copy its weights into a plain one.
         plain = AutoModelForCausalLM.from_config(config)
         plain.load_state_dict(gguf_model.state_dict())

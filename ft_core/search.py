@@ -752,7 +752,7 @@ def add_cli(subparsers) -> None:
 
 
 def cli_search(args) -> int:
-    from .cli import load_config
+    from .cli import apply_space_limits, load_config
     config = load_config(args)
     if config.search is None or not config.search.space:
         space = default_space(config.model.task, config.model.method,
@@ -761,6 +761,7 @@ def cli_search(args) -> int:
         config = dataclasses.replace(config, search=dataclasses.replace(base, space=space))
         print("No search space in the config: searching the default space "
               f"({', '.join(p.name for p in space)}).", flush=True)
+    config = apply_space_limits(config)
     run_dir = Path(args.run_dir) if args.run_dir else runs.create_run(config)
     print(f"Search folder: {run_dir}", flush=True)
     study = run_search(config, run_dir, n_trials=args.n_trials, storage=args.storage,

@@ -27,6 +27,7 @@ from typing import Any
 from . import runs
 from .config import RunConfig
 from .errors import UserError
+from .space import SpaceSettings, limit_callbacks
 from .training.callbacks import EventsCallback, StopCallback, TrialCallback
 from .training.card import write_model_card
 from .training.lora import apply_lora, default_target_modules, freeze_base
@@ -389,6 +390,9 @@ def _run(config, run_dir, prepared, resume, trial, extra_callbacks) -> dict:
     if t.early_stopping_patience and eval_ds is not None:
         callbacks.append(EarlyStoppingCallback(t.early_stopping_patience))
     callbacks.extend(extra_callbacks)
+    # Space mode (the app exports its settings to the environment): the step and time
+    # limits hold in every training process, whoever started it (UI, CLI or a search).
+    callbacks.extend(limit_callbacks(SpaceSettings.from_env(), run_dir))
     compute_metrics = None
     if m.task == "classification":
         from .metrics import classification_compute_metrics

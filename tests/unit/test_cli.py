@@ -119,3 +119,17 @@ def test_parser_has_subcommands_for_each_registered_command():
     search = next(a for a in build_parser("search")._actions if a.dest == "command")
     opts = {o for a in search.choices["search"]._actions for o in a.option_strings}
     assert {"--config", "--n-trials", "--storage"} <= opts
+
+
+def test_space_mode_cuts_a_cli_run_to_the_step_limit(tiny_bert_dir, tmp_path):
+    """The app exports its Space settings to training subprocesses: the CLI obeys them."""
+    cfg = tiny_csv_config(tmp_path, tiny_bert_dir, max_steps=50)
+    cfg.save(tmp_path / "run.yaml")
+    env_cmd = ["env", "FT_LAB_SPACE_MODE=1", "FT_LAB_MAX_TRAIN_STEPS=2", sys.executable,
+               "-m", "ft_core", "train", "--config", str(tmp_path / "run.yaml")]
+    proc = subprocess.run(env_cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=ROOT))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Space limit" in proc.stdout and "cut to 2 steps" in proc.stdout
+    [run] = runs.list_runs(tmp_path / "runs")
+    assert run["global_step"] == 2

@@ -4,8 +4,14 @@ import time
 
 import pytest
 
-from ft_core.catalog import (BUILTIN_DATASETS, EMBEDDED_MODELS, MINILM, SMOLLM,
-                             builtin_dataset_path, resolve_model)
+from ft_core.catalog import (
+    BUILTIN_DATASETS,
+    EMBEDDED_MODELS,
+    MINILM,
+    SMOLLM,
+    builtin_dataset_path,
+    resolve_model,
+)
 from ft_core.config import DataConfig, GenerationConfig, RunConfig, TrainConfig
 from ft_core.errors import UserError
 from ft_core.metrics import classification_metrics, load_metric
