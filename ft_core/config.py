@@ -176,6 +176,9 @@ class TrainConfig(_Config):
                                     True)
     eval_on_start: bool = _help("Evaluate the untrained model first: a baseline point on "
                                 "the curves.", False)
+    class_weighting: bool = _help(
+        "Classification: weight the loss by inverse class frequency so rare classes count "
+        "as much as common ones (raises macro-F1 on imbalanced labels).", False)
 
     def __post_init__(self):
         require(self.learning_rate > 0, f"Learning rate must be > 0 (got {self.learning_rate}).",

@@ -38,13 +38,24 @@ def create_run(config: RunConfig, runs_dir: str | Path | None = None) -> Path:
             n += 1
             run_dir = root / f"{stamp}-{name}-{n}"
         run_dir.mkdir()
-        config.save(run_dir / "config.yaml")
-        write_run_info(run_dir, id=run_dir.name, status="queued", task=config.model.task,
-                       base_model=config.model.name_or_path, method=config.model.method,
-                       dataset=config.data.source, created=time.time(), name=config.name)
+        init_run_folder(config, run_dir)
     except OSError as exc:
         raise UserError(f"Cannot write the run folder under {root}: {exc.strerror or exc}.",
                         hint="Check the disk has space and the folder is writable.") from None
+    return run_dir
+
+
+def init_run_folder(config: RunConfig, run_dir: str | Path) -> Path:
+    """Give a folder named by the caller (CLI --run-dir, a search trial) what every run
+    folder has: config.yaml and run.json (status 'queued'). Existing files are kept."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / "config.yaml").exists():
+        config.save(run_dir / "config.yaml")
+    if not (run_dir / "run.json").exists():
+        write_run_info(run_dir, id=run_dir.name, status="queued", task=config.model.task,
+                       base_model=config.model.name_or_path, method=config.model.method,
+                       dataset=config.data.source, created=time.time(), name=config.name)
     return run_dir
 
 

@@ -525,14 +525,7 @@ def _duration(t: optuna.trial.FrozenTrial) -> float | None:
 # -- The search ----------------------------------------------------------------------------
 
 def _ensure_run_folder(config: RunConfig, run_dir: Path) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not (run_dir / "config.yaml").exists():
-        config.save(run_dir / "config.yaml")
-    if not (run_dir / "run.json").exists():
-        runs.write_run_info(run_dir, id=run_dir.name, status="queued",
-                            task=config.model.task, base_model=config.model.name_or_path,
-                            method=config.model.method, dataset=config.data.source,
-                            created=time.time(), name=config.name)
+    runs.init_run_folder(config, run_dir)
     runs.write_run_info(run_dir, kind="search")  # the runs table tells searches apart
 
 

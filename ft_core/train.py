@@ -31,6 +31,7 @@ from .space import SpaceSettings, limit_callbacks
 from .training.callbacks import EventsCallback, StopCallback, TrialCallback
 from .training.card import write_model_card
 from .training.lora import apply_lora, default_target_modules, freeze_base
+from .training.losses import inverse_frequency_weights, weighted_cross_entropy
 from .training.tokenize import (
     check_not_empty_after_tokenize,
     make_collator,
@@ -278,14 +279,7 @@ def _init_run_dir(config: RunConfig, run_dir: Path) -> None:
     if not _is_main():
         return
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if not (run_dir / "config.yaml").exists():
-            config.save(run_dir / "config.yaml")
-        if not (run_dir / "run.json").exists():
-            runs.write_run_info(run_dir, id=run_dir.name, status="queued",
-                                task=config.model.task, base_model=config.model.name_or_path,
-                                method=config.model.method, dataset=config.data.source,
-                                created=time.time(), name=config.name)
+        runs.init_run_folder(config, run_dir)
     except OSError as exc:
         raise UserError(f"Cannot write the run folder {run_dir}: {exc.strerror or exc}.",
                         hint="Check the disk has space and the folder is writable.") from None
@@ -398,11 +392,20 @@ def _run(config, run_dir, prepared, resume, trial, extra_callbacks) -> dict:
         from .metrics import classification_compute_metrics
         compute_metrics = classification_compute_metrics([str(n) for n in
                                                           prepared.label_names])
+    loss_func = None
+    if m.task == "classification" and t.class_weighting:
+        weights = inverse_frequency_weights(tokenized["train"]["labels"],
+                                            len(prepared.label_names))
+        loss_func = weighted_cross_entropy(weights)
+        notes.append("Class weights (inverse frequency): " + ", ".join(
+            f"{n}={w:.2f}" for n, w in zip(prepared.label_names, weights.tolist(),
+                                           strict=True)))
     pad_multiple = 8 if torch.cuda.is_available() else None  # tensor cores like multiples
     trainer = Trainer(model=model, args=args, train_dataset=tokenized["train"],
                       eval_dataset=eval_ds, processing_class=tokenizer,
                       data_collator=make_collator(tokenizer, spec, pad_multiple),
-                      compute_metrics=compute_metrics, callbacks=callbacks)
+                      compute_metrics=compute_metrics, callbacks=callbacks,
+                      compute_loss_func=loss_func)
     _add_tensorboard(trainer, run_dir)
     events_cb, stop_cb = callbacks[0], callbacks[1]
     dev = device_info()
