@@ -396,7 +396,7 @@ def _run(config, run_dir, prepared, resume, trial, extra_callbacks) -> dict:
     if m.task == "classification" and t.class_weighting:
         weights = inverse_frequency_weights(tokenized["train"]["labels"],
                                             len(prepared.label_names))
-        loss_func = weighted_cross_entropy(weights)
+        loss_func = weighted_cross_entropy(weights, model)
         notes.append("Class weights (inverse frequency): " + ", ".join(
             f"{n}={w:.2f}" for n, w in zip(prepared.label_names, weights.tolist(),
                                            strict=True)))

@@ -19,11 +19,16 @@ def inverse_frequency_weights(labels, num_labels: int) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def weighted_cross_entropy(weights: torch.Tensor):
-    """A Trainer ``compute_loss_func``: (outputs, labels, num_items_in_batch) -> loss."""
+def weighted_cross_entropy(weights: torch.Tensor, model: torch.nn.Module | None = None):
+    """A Trainer ``compute_loss_func``: (outputs, labels, num_items_in_batch) -> loss.
+
+    The weights shape training only: while ``model`` is in eval mode the plain loss is
+    returned, so eval loss stays comparable with unweighted runs and the base model."""
     def loss_fn(outputs, labels, num_items_in_batch=None):
         logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
         w = weights.to(device=logits.device, dtype=logits.dtype)
+        if model is not None and not model.training:
+            w = torch.ones_like(w)
         if num_items_in_batch is None:
             return torch.nn.functional.cross_entropy(logits, labels, weight=w)
         # The Trainer counts items over the accumulated batches and skips its own

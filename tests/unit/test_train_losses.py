@@ -27,6 +27,17 @@ def test_weighted_loss_matches_manual_and_scales_by_item_count():
         pytest.approx(((per_row * w[labels]).sum() / 3).item())
 
 
+def test_evaluation_reports_the_plain_loss():
+    model = torch.nn.Linear(2, 2).eval()
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
+    labels = torch.tensor([0, 1])
+    fn = weighted_cross_entropy(torch.tensor([0.1, 5.0]), model)
+    plain = torch.nn.functional.cross_entropy(logits, labels)
+    assert fn({"logits": logits}, labels).item() == pytest.approx(plain.item())
+    model.train()
+    assert fn({"logits": logits}, labels).item() != pytest.approx(plain.item())
+
+
 def test_class_weighting_in_a_real_run(tiny_bert_dir, tmp_path):
     from ft_core.config import RunConfig
     from ft_core.train import train
