@@ -36,6 +36,8 @@ def _set_value(data: dict, dotted: str) -> None:
             node[p] = {}
         node = node[p]
     value = yaml.safe_load(raw)
+    if isinstance(value, bool) and raw.strip().lower() not in ("true", "false"):
+        value = raw.strip()  # YAML 1.1 reads no/yes/on/off as booleans: 'no' was meant
     if isinstance(value, str):  # YAML 1.1 reads "1e-4" as a string; a number was meant
         try:
             value = float(value)

@@ -133,3 +133,11 @@ def test_space_mode_cuts_a_cli_run_to_the_step_limit(tiny_bert_dir, tmp_path):
     assert "Space limit" in proc.stdout and "cut to 2 steps" in proc.stdout
     [run] = runs.list_runs(tmp_path / "runs")
     assert run["global_step"] == 2
+
+
+def test_set_keeps_no_as_a_word():
+    from ft_core.cli import _set_value
+    data = {}
+    _set_value(data, "train.save_strategy=no")
+    _set_value(data, "train.group_by_length=false")
+    assert data == {"train": {"save_strategy": "no", "group_by_length": False}}
