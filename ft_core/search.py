@@ -339,15 +339,20 @@ def load_study(url: str, study_name: str) -> optuna.Study | None:
     A UI polls this every few seconds: the storage (an engine with its connection pool)
     is opened once per URL and reused, not per call."""
     storage = _read_storages.get(url)
-    if storage is None:
-        if len(_read_storages) >= 16:  # keep a few recent searches' engines, not all
-            _read_storages.pop(next(iter(_read_storages))).engine.dispose()
-        storage = _read_storages[url] = open_storage(url)
     try:
+        if storage is None:
+            if len(_read_storages) >= 16:  # keep a few recent searches' engines, not all
+                _read_storages.pop(next(iter(_read_storages))).engine.dispose()
+            storage = _read_storages[url] = open_storage(url)
         storage.get_study_id_from_name(study_name)
+        return optuna.load_study(study_name=study_name, storage=storage)
     except KeyError:
         return None
-    return optuna.load_study(study_name=study_name, storage=storage)
+    except Exception:  # noqa: BLE001
+        # Opened while the worker was still creating its tables: a half-made schema. Drop
+        # this engine and let the next poll open the storage afresh.
+        _read_storages.pop(url, None)
+        return None
 
 
 def _worker_id() -> str:

@@ -251,3 +251,15 @@ def test_workers_racing_to_create_one_sqlite_study(tmp_path):
     outs = [p.communicate(timeout=120)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     assert len(search.load_study(url, "race").trials) == 0
+
+
+def test_polling_a_half_made_storage_returns_none_then_recovers(tmp_path):
+    """The UI polls while a worker creates the study: a broken read must not stick."""
+    db = tmp_path / "poll.db"
+    db.write_bytes(b"not a database yet")
+    url = f"sqlite:///{db}"
+    assert search.load_study(url, "poll") is None
+    db.unlink()
+    import optuna
+    optuna.create_study(study_name="poll", storage=url)
+    assert search.load_study(url, "poll") is not None
