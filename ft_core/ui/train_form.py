@@ -149,6 +149,9 @@ class TrainForm:
                     "per_device_eval_batch_size", "Eval batch size", integer=True)
                 w["group_by_length"] = gr.Checkbox(_T.group_by_length, label="Group by length",
                                                    info=_TH["group_by_length"])
+                w["class_weighting"] = gr.Checkbox(_T.class_weighting, label="Class weights",
+                                                   info=_TH["class_weighting"],
+                                                   elem_id="train-class_weighting")
         with gr.Accordion("Evaluation, logging and checkpoints", open=False):
             with gr.Row():
                 w["eval_strategy"] = gr.Radio(["no", "steps", "epoch"], value=_T.eval_strategy,
