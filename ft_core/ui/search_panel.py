@@ -247,7 +247,9 @@ class SearchPanel:
         if state is None:  # a reloaded page: re-attach to this browser's running search
             job = self.jobs.active(self.owner(request))
             if job is None or job.command != "search":
-                return [None, *[gr.skip()] * 5, gr.Timer(active=False)]
+                # Change nothing: a late tick must not clear the state (or stop the timer)
+                # that a Start which finished meanwhile has just set.
+                return [gr.skip()] * 7
             state = self._state_for(job.run_dir)
         return self._view(state)
 
