@@ -232,7 +232,7 @@ class TrainTab:
         """The monitor outputs for ``view`` (gr.skip() where nothing changed)."""
         live = not view.final or self.jobs.active(owner) is not None
         timer = gr.Timer(active=live)
-        if not live:  # the last tick: the table gets the run's final row
+        if view.final:  # the closing ticks: the table gets (and keeps) the run's final row
             force_table, skip_unchanged = True, False
         if skip_unchanged:
             return [view, *[gr.skip()] * 4, timer, gr.skip(), gr.skip()]
