@@ -97,7 +97,10 @@ def test_start_watch_reload_stop_in_browser(page, tiny_bert_dir):
     # The runs table gets the final row once the process has saved its checkpoint and
     # exited, which takes a while on a loaded machine (Gradio keeps a hidden copy of rows
     # for sizing: read the text).
-    has_stopped_row = """(name) => Array.from(document.querySelectorAll('#runs-table tr'))
+    # Gradio's virtual table draws visible rows as role=row elements and keeps a hidden
+    # sizing table of tr elements: look at both.
+    has_stopped_row = """(name) => Array.from(document.querySelectorAll(
+        '#runs-table tr, #runs-table [role=row]'))
         .some(r => r.textContent.includes(name) && r.textContent.includes('stopped'))"""
     try:
         page.wait_for_function(has_stopped_row, arg=name, timeout=60_000)
