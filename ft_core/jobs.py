@@ -126,40 +126,33 @@ class JobManager:
     def resume(self, session: str, run_id: str, runs_dir: str | Path,
                origin: str | None = None) -> Path:
         """Continue a stopped (or failed) run from its latest checkpoint."""
-        with self._lock:
-            self._refuse_second(session)
-            run_dir = runs.run_path(runs_dir, run_id)
-            other = self._jobs.get(run_id)
-            if other and other.session != session:
-                raise UserError("That run was started by another session.",
-                                hint="Only the session that started a run can resume it.")
-            status = runs.read_run_info(run_dir).get("status")
-            if status not in ("stopped", "failed"):
-                raise UserError(f"Run {run_id} is {status}: only a stopped or failed run "
-                                "can be resumed.")
-            runs.clear_stop(run_dir)
-            runs.write_run_info(run_dir, status="queued", error=None)
-            job = Job(run_id, run_dir, session, resume=True, origin=origin)
-            self._enqueue(job)
-        return run_dir
+        return self._requeue(session, run_id, runs_dir, ("stopped", "failed"),
+                             "only a stopped or failed run can be resumed.",
+                             resume=True, origin=origin)
 
     def rerun(self, session: str, run_id: str, runs_dir: str | Path, command: str,
               origin: str | None = None) -> Path:
         """Run a command again in an existing run folder with its config.yaml (search
         "Continue": the same folder and study get more trials). Any final status is fine."""
+        return self._requeue(session, run_id, runs_dir, FINAL, "wait for it to end first.",
+                             origin=origin, command=command)
+
+    def _requeue(self, session: str, run_id: str, runs_dir: str | Path, allowed,
+                 refusal: str, **job_kw) -> Path:
+        """Queue a new job in an existing run folder owned by this session (or by none)."""
         with self._lock:
             self._refuse_second(session)
             run_dir = runs.run_path(runs_dir, run_id)
             other = self._jobs.get(run_id)
             if other and other.session != session:
                 raise UserError("That run was started by another session.",
-                                hint="Only the session that started it can continue it.")
+                                hint="Only the session that started a run can continue it.")
             status = runs.read_run_info(run_dir).get("status")
-            if status not in FINAL:
-                raise UserError(f"Run {run_id} is {status}: wait for it to end first.")
+            if status not in allowed:
+                raise UserError(f"Run {run_id} is {status}: {refusal}")
             runs.clear_stop(run_dir)
             runs.write_run_info(run_dir, status="queued", error=None)
-            self._enqueue(Job(run_id, run_dir, session, origin=origin, command=command))
+            self._enqueue(Job(run_id, run_dir, session, **job_kw))
         return run_dir
 
     def stop(self, session: str, run_id: str, runs_dir: str | Path | None = None, *,
