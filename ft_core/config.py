@@ -154,6 +154,11 @@ class TrainConfig(_Config):
     lr_scheduler_type: str = _help("linear, cosine, constant, constant_with_warmup, ...",
                                    "linear")
     max_length: int = _help("Truncate texts to this many tokens (padding is per batch).", 128)
+    truncation_side: str = _help(
+        "Which part of a text longer than max_length is kept: 'right' cuts the end (keeps "
+        "the start), 'left' cuts the start (keeps the end, where a review often gives its "
+        "verdict). Saved with the tokenizer, so the fine-tuned model reads texts the same "
+        "way later.", "right")
     seed: int = _help("Random seed for model init and data order.", 42)
     eval_strategy: str = _help("When to evaluate: 'no', 'steps' or 'epoch'.", "epoch")
     eval_steps: int | None = _help("Evaluate every N steps (eval_strategy='steps').", None)
@@ -196,6 +201,9 @@ class TrainConfig(_Config):
         require(self.weight_decay >= 0, "Weight decay cannot be negative.")
         require(0 <= self.warmup_ratio < 1, "Warm-up ratio must be in [0, 1).")
         require(self.max_length >= 8, f"max_length {self.max_length} is too short (min 8).")
+        require(self.truncation_side in ("left", "right"),
+                f"truncation_side is 'left' or 'right' (got {self.truncation_side!r}).",
+                hint="'right' keeps the start of long texts, 'left' keeps their end.")
         require(self.eval_strategy in ("no", "steps", "epoch"),
                 "eval_strategy must be 'no', 'steps' or 'epoch'.")
         require(self.save_strategy in ("no", "steps", "epoch"),

@@ -180,12 +180,23 @@ def max_length_for(pair: ComparePair, side: Side, settings: Settings) -> int:
     return min(model_max_length(side.tokenizer, side.model), 512)
 
 
+def truncation_side_for(pair: ComparePair) -> str | None:
+    """Both sides read long texts the way the fine-tuned run was trained to (its config)."""
+    return pair.run_config.train.truncation_side if pair.run_config is not None else None
+
+
 def predict_probs(side: Side, texts: list[str], text_pairs: list[str] | None = None, *,
                   batch_size: int = 32, max_length: int = 128, sort_by_length: bool = True,
-                  progress: Progress | None = None) -> np.ndarray:
+                  progress: Progress | None = None, truncation_side: str | None = None
+                  ) -> np.ndarray:
     """Class probabilities (rows x labels), in the order of ``texts``."""
+    import copy
+
     import torch
     tok = side.tokenizer
+    if truncation_side and truncation_side != tok.truncation_side:
+        tok = copy.copy(tok)  # the cached tokenizer is shared: change a copy
+        tok.truncation_side = truncation_side
     enc = tok(texts, text_pairs, truncation=True, max_length=max_length)
     keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
     lengths = np.array([len(ids) for ids in enc["input_ids"]])
@@ -216,7 +227,8 @@ def predict_one(pair: ComparePair, text: str, text_pair: str | None = None
     out = []
     for side in pair.sides:
         probs = predict_probs(side, [text], [text_pair] if text_pair else None,
-                              max_length=max_length_for(pair, side, Settings()))[0]
+                              max_length=max_length_for(pair, side, Settings()),
+                              truncation_side=truncation_side_for(pair))[0]
         out.append({label: float(p) for label, p in zip(pair.labels, probs, strict=True)})
     return out[0], out[1]
 
@@ -238,7 +250,8 @@ def compare_classification(pair: ComparePair, data: EvalSet, settings: Settings 
         probs.append(predict_probs(side, data.texts, data.text_pairs,
                                    batch_size=settings.batch_size,
                                    max_length=max_length_for(pair, side, settings),
-                                   sort_by_length=settings.sort_by_length, progress=step))
+                                   sort_by_length=settings.sort_by_length, progress=step,
+                                   truncation_side=truncation_side_for(pair)))
     result = summarize(data.labels, probs[0], probs[1], pair.labels, texts=data.texts,
                        majority=data.majority)
     result.left_name, result.right_name = pair.left.name, pair.right.name

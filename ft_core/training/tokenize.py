@@ -36,6 +36,9 @@ class TokenizeSpec:
     response_column: str | None = None
     use_chat_template: bool = True
     loss_on_answers_only: bool = True
+    # Which end of a long text survives truncation (classification and plain text; chat
+    # rows always keep the prompt's start and cut the answer's end).
+    truncation_side: str = "right"
 
 
 def spec_for(config, prepared) -> TokenizeSpec:
@@ -50,7 +53,8 @@ def spec_for(config, prepared) -> TokenizeSpec:
                         "classification" else None,
                         response_column=prepared.response_column if kind == "chat" else None,
                         use_chat_template=config.train.use_chat_template,
-                        loss_on_answers_only=config.train.loss_on_answers_only)
+                        loss_on_answers_only=config.train.loss_on_answers_only,
+                        truncation_side=config.train.truncation_side)
 
 
 # -- per-batch functions (datasets.map) ---------------------------------------------------
@@ -149,6 +153,9 @@ def tokenize_splits(splits, tokenizer, spec: TokenizeSpec, cache_dir: Path | Non
     """A DatasetDict of token ids (train/validation/test as present), cached by content."""
     from datasets import DatasetDict, load_from_disk
 
+    # Set on the tokenizer itself (not per call): it is saved with it, so the fine-tuned
+    # model's tokenizer cuts long texts the way the model was trained on.
+    tokenizer.truncation_side = spec.truncation_side
     target = None
     if cache_dir is not None:
         target = Path(cache_dir) / cache_key(splits, spec, tokenizer)

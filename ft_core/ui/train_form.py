@@ -26,6 +26,8 @@ METHODS = [("Full fine-tuning", "full"), ("Head only (freeze the base)", "head")
            ("LoRA (small adapters)", "lora")]
 SCHEDULERS = ["linear", "cosine", "cosine_with_restarts", "polynomial", "constant",
               "constant_with_warmup", "inverse_sqrt"]
+TRUNCATION_SIDES = [("Keep the start (cut the end)", "right"),
+                    ("Keep the end (cut the start)", "left")]
 BEST_METRICS = ["eval_loss", "eval_accuracy", "eval_f1_macro", "eval_perplexity"]
 
 # Optional integer fields where 0 (or empty) means "off / none".
@@ -133,6 +135,9 @@ class TrainForm:
                 w["per_device_train_batch_size"] = _number(
                     "per_device_train_batch_size", "Batch size", integer=True)
                 w["max_length"] = _number("max_length", "Max length (tokens)", integer=True)
+                w["truncation_side"] = gr.Dropdown(
+                    TRUNCATION_SIDES, value=_T.truncation_side, label="Long texts",
+                    info=_TH["truncation_side"], elem_id="train-truncation_side")
                 w["seed"] = _number("seed", "Seed", integer=True)
         with gr.Accordion("Optimiser and schedule", open=False):
             with gr.Row():

@@ -105,6 +105,25 @@ def test_sorting_and_batching_do_not_change_probabilities(cls_pair):
     assert a.shape == (15, 3)
 
 
+def test_truncation_side_is_applied_without_touching_the_shared_tokenizer(cls_pair):
+    side = cls_pair.right
+    long_text = "great " * 40 + "awful awful awful"
+    right = C.predict_probs(side, [long_text], max_length=8)
+    left = C.predict_probs(side, [long_text], max_length=8, truncation_side="left")
+    tok = side.tokenizer
+    expected = {}
+    for name in ("right", "left"):
+        tok.truncation_side = name
+        enc = tok(long_text, truncation=True, max_length=8, return_tensors="pt")
+        with torch.no_grad():
+            expected[name] = torch.softmax(side.model(**enc).logits, -1).numpy()
+    tok.truncation_side = "right"
+    np.testing.assert_allclose(right, expected["right"], atol=1e-5)
+    np.testing.assert_allclose(left, expected["left"], atol=1e-5)
+    assert not np.allclose(left, right)
+    assert side.tokenizer.truncation_side == "right"  # the cached tokenizer is unchanged
+
+
 def test_predict_one_and_progress(cls_pair):
     left, right = C.predict_one(cls_pair, "the medicine was great for me")
     assert set(left) == set(right) == set(H.LABELS)

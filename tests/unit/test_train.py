@@ -151,6 +151,33 @@ def test_text_pair_and_new_head(tiny_bert_dir, tmp_path):
     assert any("newly initialised" in m for m in msgs)
 
 
+def test_truncation_side_keeps_the_end_and_is_saved(tiny_bert_dir, tmp_path):
+    """'left' keeps a long text's end (where reviews give their verdict) and travels with
+    the saved tokenizer; 'right' (the default) keeps the start."""
+    from transformers import AutoTokenizer
+
+    from ft_core.training.tokenize import TokenizeSpec, tokenize_splits
+    tok = AutoTokenizer.from_pretrained(tiny_bert_dir)
+    data = cls_data()
+    text = data.splits["train"][5]["text"]  # "this is <word> stuff number 5"
+    kept = {}
+    for side in ("right", "left"):
+        spec = TokenizeSpec("classification", 6, "text", truncation_side=side)
+        out, _ = tokenize_splits(data.splits, tok, spec, cache_dir=tmp_path / "cache")
+        kept[side] = tok.decode(out["train"][5]["input_ids"], skip_special_tokens=True)
+    assert kept["right"].startswith("this is") and "number" not in kept["right"]
+    assert kept["left"].endswith("number 5") and "this" not in kept["left"]
+    assert text.startswith(kept["right"])
+
+    config = cls_config(tiny_bert_dir, max_steps=1, max_length=8, truncation_side="left",
+                        eval_on_start=False, eval_strategy="no", save_strategy="no")
+    train_prepared(config, tmp_path / "run", data)
+    assert AutoTokenizer.from_pretrained(tmp_path / "run" / "model").truncation_side == "left"
+    assert RunConfig.load(tmp_path / "run" / "config.yaml").train.truncation_side == "left"
+    with pytest.raises(UserError, match="truncation_side"):
+        cls_config(tiny_bert_dir, truncation_side="middle")
+
+
 # -- causal LM ---------------------------------------------------------------------------------
 
 def test_plain_text_causal_lm_learns(tiny_llama_dir, tmp_path):
