@@ -80,8 +80,8 @@ def _shared_run_dir(config, run_dir: str | None) -> Path:
     from . import runs
     if run_dir:
         return Path(run_dir)
-    from accelerate import PartialState
-    state = PartialState()
+    from .training.distributed import process_state
+    state = process_state()
     path = [str(runs.create_run(config)) if state.is_main_process else None]
     if state.num_processes > 1:
         from accelerate.utils import broadcast_object_list
@@ -112,17 +112,21 @@ def _quiet_progress_bars() -> None:
 
 def cli_train(args) -> int:
     from .train import train
+    from .training.distributed import is_main_process
     _quiet_progress_bars()
     config = load_config(args)
     if args.resume and not args.run_dir:
         raise UserError("--resume needs --run-dir (the run to resume).")
     config = apply_space_limits(config)
     run_dir = _shared_run_dir(config, args.run_dir)
-    print(f"Run folder: {run_dir}", flush=True)
+    main_process = is_main_process()  # under accelerate launch, one process reports
+    if main_process:
+        print(f"Run folder: {run_dir}", flush=True)
     metrics = train(config, run_dir, resume=args.resume)
     shown = {k: round(v, 4) for k, v in metrics.items()
              if k.split("_", 1)[-1] in ("loss", "accuracy", "f1_macro", "perplexity")}
-    print(f"Finished: {shown}", flush=True)
+    if main_process:
+        print(f"Finished: {shown}", flush=True)
     return 0
 
 

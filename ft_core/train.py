@@ -268,11 +268,8 @@ def train_prepared(config: RunConfig, run_dir: str | Path, prepared, *, resume=F
 
 
 def _is_main() -> bool:
-    try:
-        from accelerate import PartialState
-        return PartialState().is_main_process
-    except Exception:  # noqa: BLE001 - no accelerate state: a single process
-        return True
+    from .training.distributed import is_main_process
+    return is_main_process()
 
 
 def _init_run_dir(config: RunConfig, run_dir: Path) -> None:
@@ -393,13 +390,19 @@ def _run(config, run_dir, prepared, resume, trial, extra_callbacks) -> dict:
         compute_metrics = classification_compute_metrics([str(n) for n in
                                                           prepared.label_names])
     loss_func = None
-    if m.task == "classification" and t.class_weighting:
-        weights = inverse_frequency_weights(tokenized["train"]["labels"],
-                                            len(prepared.label_names))
+    if m.task == "classification":
+        # Our own cross-entropy, weighted or not: it divides by the item count the Trainer
+        # gathers over all processes. The models' built-in classification loss ignores that
+        # count, yet under several processes transformers 5 still multiplies it by the
+        # process count (the training and eval loss came out doubled with 2 processes).
+        n_labels = len(prepared.label_names)
+        weights = inverse_frequency_weights(tokenized["train"]["labels"], n_labels) \
+            if t.class_weighting else torch.ones(n_labels)
         loss_func = weighted_cross_entropy(weights, model)
-        notes.append("Class weights (inverse frequency): " + ", ".join(
-            f"{n}={w:.2f}" for n, w in zip(prepared.label_names, weights.tolist(),
-                                           strict=True)))
+        if t.class_weighting:
+            notes.append("Class weights (inverse frequency): " + ", ".join(
+                f"{n}={w:.2f}" for n, w in zip(prepared.label_names, weights.tolist(),
+                                               strict=True)))
     pad_multiple = 8 if torch.cuda.is_available() else None  # tensor cores like multiples
     trainer = Trainer(model=model, args=args, train_dataset=tokenized["train"],
                       eval_dataset=eval_ds, processing_class=tokenizer,
@@ -512,6 +515,8 @@ def _best_metric(config, metrics: dict, trainer) -> dict | None:
 
 def _training_args(config, run_dir: Path, precision: str, has_eval: bool):
     from transformers import TrainingArguments
+
+    from .training.distributed import distributed_on_cpu
     t = config.train
     eval_strategy = t.eval_strategy if has_eval else "no"
     metric = _metric_name(config) if t.load_best_model_at_end or t.early_stopping_patience \
@@ -529,6 +534,7 @@ def _training_args(config, run_dir: Path, precision: str, has_eval: bool):
         seed=t.seed, bf16=precision == "bf16", fp16=precision == "fp16",
         activation_checkpointing=t.gradient_checkpointing,  # v5 name of gradient ckpt
         dataloader_pin_memory=_has_gpu(),
+        use_cpu=distributed_on_cpu(),  # several processes, no CUDA: join them over gloo
         logging_strategy="steps", logging_steps=t.logging_steps, logging_first_step=True,
         eval_strategy=eval_strategy, eval_steps=t.eval_steps if eval_strategy == "steps"
         else None,

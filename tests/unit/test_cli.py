@@ -141,3 +141,37 @@ def test_set_keeps_no_as_a_word():
     _set_value(data, "train.save_strategy=no")
     _set_value(data, "train.group_by_length=false")
     assert data == {"train": {"save_strategy": "no", "group_by_length": False}}
+
+
+@pytest.mark.slow
+def test_accelerate_launch_two_processes_write_one_run(tiny_bert_dir, tmp_path):
+    """`accelerate launch -m ft_core train` with 2 processes on this CUDA-less machine
+    (accelerate's multi-process launcher; the processes join over gloo): one run folder,
+    events written once by the main process, data split between the processes, the loss
+    on the same scale as one process's, a model saved."""
+    cfg = tiny_csv_config(tmp_path, tiny_bert_dir, max_steps=4, logging_steps=1,
+                          save_strategy="steps", save_steps=2)
+    cfg.save(tmp_path / "run.yaml")
+    accelerate = os.path.join(os.path.dirname(sys.executable), "accelerate")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=ROOT, OMP_NUM_THREADS="1")
+    proc = subprocess.run([accelerate, "launch", "--multi_gpu", "--num_processes", "2",
+                           "--num_machines", "1", "--mixed_precision", "no",
+                           "--dynamo_backend", "no", "-m", "ft_core", "train",
+                           "--config", str(tmp_path / "run.yaml")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert proc.stdout.count("Finished:") == 1  # only the main process reports
+    [run] = runs.list_runs(tmp_path / "runs")  # one folder, shared by both processes
+    assert run["status"] == "finished" and run["global_step"] == 4
+    events = runs.read_events(run["path"])[0]
+    assert [e["type"] for e in events].count("start") == 1
+    logs = [e for e in events if e["type"] == "log"]
+    assert [e["step"] for e in logs] == [1, 2, 3, 4]  # each step logged once
+    # 32 training rows, batch 8 per process: two processes finish an epoch in 2 steps.
+    assert logs[0]["epoch"] == pytest.approx(0.5)
+    # Two balanced classes and a fresh head: cross-entropy near ln 2, not doubled.
+    assert all(0.5 < e["loss"] < 0.9 for e in logs)
+    evals = [e for e in events if e["type"] == "eval"]
+    assert 0.5 < evals[-1]["metrics"]["eval_loss"] < 0.9
+    assert os.path.exists(os.path.join(run["path"], "model", "config.json"))
+    assert os.path.exists(os.path.join(run["path"], "README.md"))
