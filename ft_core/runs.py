@@ -136,8 +136,12 @@ def clear_stop(run_dir: str | Path) -> None:
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    ckpts = sorted((Path(run_dir) / "checkpoints").glob("checkpoint-*"),
-                   key=lambda p: int(p.name.split("-")[-1]))
+    """The newest *complete* checkpoint. The Trainer writes trainer_state.json last (after
+    the weights, optimizer, scheduler and RNG state), so a folder without it is one a
+    crash or kill interrupted: resuming skips it and uses the one before."""
+    ckpts = [p for p in (Path(run_dir) / "checkpoints").glob("checkpoint-*")
+             if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()]
+    ckpts.sort(key=lambda p: int(p.name.split("-")[-1]))
     return ckpts[-1] if ckpts else None
 
 

@@ -430,7 +430,8 @@ def _run(config, run_dir, prepared, resume, trial, extra_callbacks) -> dict:
             runs.append_event(run_dir, "message", text=note)
 
     # -- train --------------------------------------------------------------------------------
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint
+                                 else None)
 
     if trial_cb is not None and trial_cb.pruned_at is not None:
         if main:
@@ -468,7 +469,9 @@ def _run(config, run_dir, prepared, resume, trial, extra_callbacks) -> dict:
         info_out = runs.write_run_info(
             run_dir, status=status, finished=time.time(), metrics=_floats(metrics),
             test_metrics=_floats(test_metrics), best_metric=best,
-            global_step=trainer.state.global_step, error=None)
+            global_step=trainer.state.global_step, error=None,
+            # Seconds inside Trainer.train (steps and the evaluations during training).
+            train_runtime=float(train_output.metrics.get("train_runtime", 0.0)))
         card_info = dict(info_out, **start_info, label_names=list(prepared.label_names or []),
                          lora_target_modules=lora_targets)
         write_model_card(run_dir, config, card_info, _floats(metrics), _floats(test_metrics))

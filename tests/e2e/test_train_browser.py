@@ -61,6 +61,11 @@ def test_start_watch_reload_stop_in_browser(page, tiny_bert_dir):
     assert _progress(page)["status"] == "none"
     page.get_by_role("button", name="drug-reviews-minilm", exact=True).click()
     page.get_by_text("builtin:drug_reviews").first.wait_for()  # data summary updated
+    # The recipe's settings reach the form, the reading of long texts included.
+    trunc = page.locator("#train-truncation_side input")
+    page.wait_for_function("() => document.querySelector('#train-truncation_side input')"
+                           ".value.startsWith('Keep the end')", timeout=30_000)
+    assert trunc.input_value() == "Keep the end (cut the start)"
 
     model = page.locator("#train-model input")
     model.fill(str(tiny_bert_dir))

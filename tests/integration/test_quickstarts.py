@@ -32,9 +32,12 @@ def test_drug_reviews_quickstart_subset(tmp_path):
     assert 0 <= metrics["eval_f1_macro"] <= 1
     info = runs.read_run_info(tmp_path / "run")
     assert info["status"] == "finished" and info["new_head"] is True
-    from transformers import AutoModelForSequenceClassification
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
     model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "run" / "model")
     assert set(model.config.label2id) == {"negative", "neutral", "positive"}
+    # The recipe reads the end of each review; the saved tokenizer keeps doing so.
+    tok = AutoTokenizer.from_pretrained(tmp_path / "run" / "model")
+    assert tok.truncation_side == "left"
 
 
 def test_smollm2_cpt_quickstart_subset(tmp_path):

@@ -88,6 +88,7 @@ def test_full_classification_run_writes_everything(tiny_bert_dir, tmp_path):
     assert {"eval_loss", "eval_accuracy", "eval_f1_macro", "test_f1_macro"} <= set(metrics)
     info = runs.read_run_info(run_dir)
     assert info["status"] == "finished" and info["error"] is None
+    assert 0 < info["train_runtime"] < info["finished"] - info["started"]
     assert info["trainable_params"] == info["total_params"] > 0
     assert info["new_head"] is False  # tiny_bert already has a 3-label head
     assert info["best_metric"]["name"] == "eval_loss"
