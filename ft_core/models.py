@@ -203,6 +203,19 @@ def count_parameters(model) -> tuple[int, int]:
     return trainable, total
 
 
+def with_truncation_side(tokenizer, side: str | None):
+    """``tokenizer`` cutting long texts on ``side`` ('left' keeps the end). Cached
+    tokenizers are shared between sessions, so a different side gets a shallow copy."""
+    if not side or side == tokenizer.truncation_side:
+        return tokenizer
+    if side not in ("left", "right"):
+        raise UserError(f"truncation side is 'left' or 'right' (got {side!r}).")
+    import copy
+    tokenizer = copy.copy(tokenizer)
+    tokenizer.truncation_side = side
+    return tokenizer
+
+
 def model_max_length(tokenizer, model=None) -> int:
     """The longest input the model takes (tokenizers often report a huge placeholder)."""
     candidates = []

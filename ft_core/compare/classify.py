@@ -190,13 +190,10 @@ def predict_probs(side: Side, texts: list[str], text_pairs: list[str] | None = N
                   progress: Progress | None = None, truncation_side: str | None = None
                   ) -> np.ndarray:
     """Class probabilities (rows x labels), in the order of ``texts``."""
-    import copy
-
     import torch
-    tok = side.tokenizer
-    if truncation_side and truncation_side != tok.truncation_side:
-        tok = copy.copy(tok)  # the cached tokenizer is shared: change a copy
-        tok.truncation_side = truncation_side
+
+    from ..models import with_truncation_side
+    tok = with_truncation_side(side.tokenizer, truncation_side)
     enc = tok(texts, text_pairs, truncation=True, max_length=max_length)
     keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
     lengths = np.array([len(ids) for ids in enc["input_ids"]])

@@ -61,9 +61,11 @@ def _spans(text: str, offsets, ids, sequence_ids, which: int) -> list:
 
 def tokenize_row(tokenizer, text: str, text_pair: str | None = None, *, max_length: int = 128,
                  padding: str = "longest", truncation: bool = True,
-                 max_rows: int = 1024) -> TokenPreview:
-    """Tokenize one example the way training will, and explain every token."""
-    from ..models import model_max_length
+                 truncation_side: str = "right", max_rows: int = 1024) -> TokenPreview:
+    """Tokenize one example the way training will, and explain every token.
+    ``truncation_side`` 'left' keeps the end of a long text (as training can)."""
+    from ..models import model_max_length, with_truncation_side
+    tokenizer = with_truncation_side(tokenizer, truncation_side)
     if padding not in PADDING:
         raise UserError(f"Unknown padding {padding!r}.", hint="Use: " + ", ".join(PADDING))
     limit = model_max_length(tokenizer)
@@ -92,6 +94,7 @@ def tokenize_row(tokenizer, text: str, text_pair: str | None = None, *, max_leng
     spans = _spans(text, offsets, ids, seq_ids, 0) if fast else [(text, None)]
     pair_spans = _spans(pair, offsets, ids, seq_ids, 1) if fast and pair else []
     settings = {"padding": padding, "truncation": bool(truncation),
+                "truncation_side": tokenizer.truncation_side,
                 "max_length": int(max_length), "model_max_length": limit,
                 "fast_tokenizer": fast}
     return TokenPreview(table, spans, pair_spans, len(ids), len(full["input_ids"]), settings)

@@ -281,7 +281,7 @@ class DataHandlers:
 
     def tokenize_preview(self, work, model=MINILM, split=None, row=0, text="",
                          max_length=128, padding="longest", truncation=True,
-                         text_column=None, text_pair_column=None,
+                         truncation_side="right", text_column=None, text_pair_column=None,
                          request: gr.Request = None):
         model = str(model or MINILM)
         check_source_allowed(model, self.ctx.space_settings, self._allowed_dirs(request))
@@ -307,7 +307,8 @@ class DataHandlers:
             sample = table.column(text_column)[row].as_py()
             pair = table.column(pair_column)[row].as_py() if pair_column else None
         preview = D.tokenize_row(tokenizer, sample, pair, max_length=int(max_length),
-                                 padding=padding, truncation=bool(truncation))
+                                 padding=padding, truncation=bool(truncation),
+                                 truncation_side=truncation_side or "right")
         figure, report_text = None, ""
         if table is not None:
             rows = T.sample_rows(table.num_rows, TOKEN_SAMPLE)
@@ -324,7 +325,8 @@ class DataHandlers:
         cut = s["truncation"] and preview.n_before_truncation > s["max_length"]
         info = (f"**{preview.n_tokens} tokens** ({preview.n_before_truncation} before "
                 f"truncation{'; truncated' if cut else ''}). "
-                f"padding=`{s['padding']}`, truncation={s['truncation']}, "
+                f"padding=`{s['padding']}`, truncation={s['truncation']}"
+                f"{' (keeping the end)' if cut and s['truncation_side'] == 'left' else ''}, "
                 f"max_length={s['max_length']}, model limit {s['model_max_length']}. "
                 + report_text)
         return (preview.spans, gr.update(value=preview.pair_spans,

@@ -188,6 +188,11 @@ class DataTab(DataHandlers):
             self.tok_padding = gr.Radio(list(T.PADDING), value="longest", label="Padding",
                                         info="training pads per batch ('longest')")
             self.tok_trunc = gr.Checkbox(True, label="Truncate to max_length")
+            self.tok_side = gr.Radio([("the start", "right"), ("the end", "left")],
+                                     value="right", label="Keep",
+                                     info="which part of a long text survives truncation "
+                                          "(Train tab: Long texts)",
+                                     elem_id="data-tok-side")
             self.tok_btn = gr.Button("Tokenize", variant="primary", elem_id="data-tokenize")
         self.tok_spans = gr.HighlightedText(label="Tokens in the text", elem_id="data-spans",
                                             show_legend=False)
@@ -276,6 +281,7 @@ class DataTab(DataHandlers):
                                           "max_length": self.tok_max_len,
                                           "padding": self.tok_padding,
                                           "truncation": self.tok_trunc,
+                                          "truncation_side": self.tok_side,
                                           "text_column": self.text_col,
                                           "text_pair_column": self.pair_col})
         self.save_btn.click(handler(self.save_dataset), [self.work], [self.save_msg],

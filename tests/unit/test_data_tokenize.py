@@ -64,6 +64,22 @@ def test_truncation_and_padding_settings(bert_tok):
     assert free.n_tokens == 102
 
 
+def test_keeping_the_end_of_a_long_text(bert_tok):
+    text = "first words here " + "filler " * 40 + "last verdict"
+    start = D.tokenize_row(bert_tok, text, max_length=8)
+    end = D.tokenize_row(bert_tok, text, max_length=8, truncation_side="left")
+    kept = [span for span, tid in end.spans if tid is not None]
+    assert kept[-2:] == ["last", "verdict"]
+    assert end.spans[0][1] is None and end.spans[0][0].startswith("first words")  # cut
+    assert start.tokens["token"].iloc[1] == "first"
+    assert end.tokens["token"].iloc[0] == "[CLS]" and end.tokens["token"].iloc[-2] == \
+        "verdict"
+    assert end.settings["truncation_side"] == "left"
+    assert bert_tok.truncation_side == "right"  # the shared tokenizer is not changed
+    with pytest.raises(UserError, match="truncation side"):
+        D.tokenize_row(bert_tok, text, truncation_side="middle")
+
+
 def test_sentence_pairs_have_two_sequences(bert_tok):
     p = D.tokenize_row(bert_tok, "A man plays.", "Someone is playing.")
     assert set(p.tokens["sequence"].dropna().astype(int)) == {0, 1}
