@@ -27,6 +27,21 @@ def test_weighted_loss_matches_manual_and_scales_by_item_count():
         pytest.approx(((per_row * w[labels]).sum() / 3).item())
 
 
+def test_unit_weights_equal_the_models_own_loss(tiny_bert_dir):
+    """Every classification run uses this loss: with weights of 1 it is exactly the
+    model's built-in cross-entropy (one process; num_items = the batch's labels)."""
+    from transformers import AutoModelForSequenceClassification
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_bert_dir).train()
+    torch.manual_seed(0)
+    ids = torch.randint(5, 100, (4, 7))
+    labels = torch.tensor([0, 2, 1, 2])
+    torch.manual_seed(1)
+    out = model(input_ids=ids, labels=labels)
+    fn = weighted_cross_entropy(torch.ones(3), model)
+    assert fn(out, labels, num_items_in_batch=4).item() == pytest.approx(out.loss.item())
+    assert fn(out, labels).item() == pytest.approx(out.loss.item())
+
+
 def test_evaluation_reports_the_plain_loss():
     model = torch.nn.Linear(2, 2).eval()
     logits = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
