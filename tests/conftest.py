@@ -94,6 +94,11 @@ def app_url(tmp_path_factory):
     demo.ft_runs_dir = runs
     yield f"http://127.0.0.1:{port}/"
     demo.close()
+    # A failed test can leave a training subprocess behind (e.g. one meant to be stopped):
+    # end every job the app started, so nothing keeps running after the suite.
+    manager = demo.ft_context.extras.get("jobs")
+    if manager is not None:
+        manager.shutdown(kill=True)
 
 
 @pytest.fixture(scope="session")

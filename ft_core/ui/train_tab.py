@@ -26,6 +26,7 @@ from .common import handler, session_id
 from .state import AppContext
 from .train_form import TrainForm
 from .train_monitor import RunView, empty_progress, runs_table
+from .train_plots import curves_figure
 
 TICK_S = 1.0
 # A random token per browser, kept in localStorage, read at every page load: it owns the
@@ -114,11 +115,8 @@ class TrainTab:
         self.timer = gr.Timer(TICK_S, active=False)
         self.progress = gr.HTML(empty_progress(), elem_id="train-progress")
         with gr.Row():
-            self.loss_plot = gr.LinePlot(_empty_loss(), x="step", y="loss", color="series",
-                                         title="Loss", height=260, elem_id="train-loss-plot")
-            self.metric_plot = gr.LinePlot(_empty_metric(), x="step", y="value",
-                                           color="metric", title="Eval metrics", height=260,
-                                           elem_id="train-metric-plot")
+            self.loss_plot = gr.Plot(label="Loss", elem_id="train-loss-plot")
+            self.metric_plot = gr.Plot(label="Eval metrics", elem_id="train-metric-plot")
         self.log = gr.Textbox(label="Log", lines=10, max_lines=10, autoscroll=True,
                               interactive=False, elem_id="train-log")
         with gr.Accordion("Runs", open=True):
@@ -238,7 +236,9 @@ class TrainTab:
             return [view, *[gr.skip()] * 4, timer, gr.skip(), gr.skip()]
         table, select = (self._table_and_choices(runs_dir) if force_table
                          else (gr.skip(), gr.skip()))
-        return [view, view.progress_html(), view.loss_frame(), view.metric_frame(),
+        return [view, view.progress_html(),
+                curves_figure(view.loss_frame(), "loss", "series"),
+                curves_figure(view.metric_frame(), "value", "metric"),
                 view.log_text(), timer, table, select]
 
     def _table_and_choices(self, runs_dir: str):
@@ -349,14 +349,6 @@ def _selected_run(table: pd.DataFrame, evt: gr.SelectData):
 
 def _slug(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")[:40]
-
-
-def _empty_loss() -> pd.DataFrame:
-    return pd.DataFrame({"step": [], "loss": [], "series": []})
-
-
-def _empty_metric() -> pd.DataFrame:
-    return pd.DataFrame({"step": [], "value": [], "metric": []})
 
 
 def data_summary(data: dict | None) -> str:
