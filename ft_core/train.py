@@ -505,10 +505,12 @@ def _metric_name(config) -> str:
 def _best_metric(config, metrics: dict, trainer) -> dict | None:
     name = _metric_name(config)
     lower = any(s in name for s in LOWER_IS_BETTER)
-    values = [e[name] for e in trainer.state.log_history if name in e]
+    # Step 0 is the untrained model's evaluation (eval_on_start), a baseline, not a result
+    # of this run: a short run that got worse must not report the base model's score.
+    history = [e for e in trainer.state.log_history if e.get("step", 1) > 0]
+    values = [e[name] for e in history if name in e]
     if name == "eval_perplexity" and not values:
-        values = [math.exp(min(e["eval_loss"], 50)) for e in trainer.state.log_history
-                  if "eval_loss" in e]
+        values = [math.exp(min(e["eval_loss"], 50)) for e in history if "eval_loss" in e]
     if name in metrics:
         values.append(metrics[name])
     if not values:

@@ -92,6 +92,9 @@ def test_full_classification_run_writes_everything(tiny_bert_dir, tmp_path):
     assert info["trainable_params"] == info["total_params"] > 0
     assert info["new_head"] is False  # tiny_bert already has a 3-label head
     assert info["best_metric"]["name"] == "eval_loss"
+    trained = [e["metrics"]["eval_loss"] for e in events(run_dir)
+               if e["type"] == "eval" and e["step"] > 0]
+    assert info["best_metric"]["value"] == pytest.approx(min(trained))  # not the base's
     types = [e["type"] for e in events(run_dir)]
     for t in ("start", "log", "progress", "eval", "checkpoint", "status", "test"):
         assert t in types, t
@@ -117,6 +120,21 @@ def test_full_classification_run_writes_everything(tiny_bert_dir, tmp_path):
     assert RunConfig.load(run_dir / "config.yaml").to_dict() == config.to_dict()
     assert list((run_dir / "tb").rglob("events.out.tfevents*"))
     assert runs.latest_checkpoint(run_dir).name == "checkpoint-12"
+
+
+def test_best_metric_ignores_the_base_models_evaluation(tiny_bert_dir):
+    """A short run that only got worse reports its own best, not the untrained model's
+    step-0 score (eval_on_start)."""
+    from types import SimpleNamespace
+
+    from ft_core.train import _best_metric
+    history = [{"step": 0, "eval_loss": 0.5, "eval_f1_macro": 0.6},
+               {"step": 10, "loss": 0.7}, {"step": 10, "eval_loss": 0.9, "eval_f1_macro": 0.3},
+               {"step": 20, "eval_loss": 0.8, "eval_f1_macro": 0.2}]
+    trainer = SimpleNamespace(state=SimpleNamespace(log_history=history))
+    assert _best_metric(cls_config(tiny_bert_dir), {}, trainer)["value"] == 0.8
+    f1 = cls_config(tiny_bert_dir, metric_for_best_model="f1_macro")
+    assert _best_metric(f1, {}, trainer) == {"name": "eval_f1_macro", "value": 0.3}
 
 
 def test_head_only_freezes_the_base(tiny_bert_dir, tmp_path):
