@@ -1,8 +1,9 @@
 """Ready-made runs from the seeds of this field, each a plain RunConfig.
 
 Offline recipes use the embedded models and built-in datasets and are sized for a 2-core
-CPU (results and timings, targets not all met yet, in docs/benchmarks.md); online recipes
-are the classic tutorials' settings and are meant for a GPU.
+CPU (results and timings in docs/benchmarks.md; `bench/bench_quickstarts.py` checks the
+two quick-starts' targets); online recipes are the classic tutorials' settings and are
+meant for a GPU.
 """
 
 from __future__ import annotations

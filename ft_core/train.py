@@ -30,6 +30,7 @@ from .errors import UserError
 from .space import SpaceSettings, limit_callbacks
 from .training.callbacks import EventsCallback, StopCallback, TrialCallback
 from .training.card import write_model_card
+from .training.distributed import distributed_on_cpu, is_main_process
 from .training.lora import apply_lora, default_target_modules, freeze_base
 from .training.losses import inverse_frequency_weights, weighted_cross_entropy
 from .training.tokenize import (
@@ -267,13 +268,8 @@ def train_prepared(config: RunConfig, run_dir: str | Path, prepared, *, resume=F
         raise
 
 
-def _is_main() -> bool:
-    from .training.distributed import is_main_process
-    return is_main_process()
-
-
 def _init_run_dir(config: RunConfig, run_dir: Path) -> None:
-    if not _is_main():
+    if not is_main_process():
         return
     try:
         runs.init_run_folder(config, run_dir)
@@ -283,7 +279,7 @@ def _init_run_dir(config: RunConfig, run_dir: Path) -> None:
 
 
 def _mark_failed(run_dir: Path, message: str, detail: str | None = None) -> None:
-    if not _is_main() or not run_dir.is_dir():
+    if not is_main_process() or not run_dir.is_dir():
         return
     try:
         runs.write_run_info(run_dir, status="failed", error=message, finished=time.time())
@@ -323,7 +319,7 @@ def _run(config, run_dir, prepared, resume, trial, extra_callbacks) -> dict:
     )
 
     m, t = config.model, config.train
-    main = _is_main()
+    main = is_main_process()
     notes = check_data(config, prepared) + check_model(config, prepared)
     checkpoint = None
     if resume:
@@ -338,6 +334,8 @@ def _run(config, run_dir, prepared, resume, trial, extra_callbacks) -> dict:
     # -- model ------------------------------------------------------------------------------
     source = resolve_model(m.name_or_path)
     tokenizer = load_tokenizer(source)
+    # Saved with the tokenizer: the fine-tuned model reads long texts as it was trained to.
+    tokenizer.truncation_side = t.truncation_side
     label_kw = {}
     if m.task == "classification":
         names = [str(n) for n in prepared.label_names]
@@ -520,8 +518,6 @@ def _best_metric(config, metrics: dict, trainer) -> dict | None:
 
 def _training_args(config, run_dir: Path, precision: str, has_eval: bool):
     from transformers import TrainingArguments
-
-    from .training.distributed import distributed_on_cpu
     t = config.train
     eval_strategy = t.eval_strategy if has_eval else "no"
     metric = _metric_name(config) if t.load_best_model_at_end or t.early_stopping_patience \

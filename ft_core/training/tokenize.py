@@ -153,9 +153,8 @@ def tokenize_splits(splits, tokenizer, spec: TokenizeSpec, cache_dir: Path | Non
     """A DatasetDict of token ids (train/validation/test as present), cached by content."""
     from datasets import DatasetDict, load_from_disk
 
-    # Set on the tokenizer itself (not per call): it is saved with it, so the fine-tuned
-    # model's tokenizer cuts long texts the way the model was trained on.
-    tokenizer.truncation_side = spec.truncation_side
+    from ..models import with_truncation_side
+    tokenizer = with_truncation_side(tokenizer, spec.truncation_side)
     target = None
     if cache_dir is not None:
         target = Path(cache_dir) / cache_key(splits, spec, tokenizer)

@@ -6,9 +6,10 @@ config; each trial is a real Trainer run of a few steps.
 """
 
 import re
-import time
 
 import pytest
+
+from tests.browser_helpers import poll, recipe_with_tiny_model
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -22,33 +23,13 @@ def _trial_rows(page) -> list[str]:
 
 
 def _wait(predicate, timeout: float, what: str, page):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except Exception:  # noqa: BLE001 - nodes are re-rendered between reads
-            pass
-        page.wait_for_timeout(500)
-    page.screenshot(path="/tmp/search_browser_fail.png", full_page=True)
-    raise AssertionError(f"{what}; status: {page.locator('#search-status').inner_text()}; "
-                         f"rows: {_trial_rows(page)}")
+    poll(page, predicate, bool, timeout,
+         lambda: f"{what}; status: {page.locator('#search-status').inner_text()}; "
+                 f"rows: {_trial_rows(page)}", "/tmp/search_browser_fail.png")
 
 
 def test_two_trial_search_in_browser(page, tiny_bert_dir):
-    page.get_by_role("tab", name="Train", exact=True).click()
-    page.locator("#train-start").wait_for()
-    page.get_by_role("button", name="drug-reviews-minilm", exact=True).click()
-    page.get_by_text("builtin:drug_reviews").first.wait_for()  # the recipe's data is set
-    model = page.locator("#train-model input")
-    model.fill(str(tiny_bert_dir))
-    model.press("Enter")
-    page.locator("#train-model-note").get_by_text("Local classifier").wait_for()
-    name = f"search-{time.time_ns() % 10**8}"
-    page.locator("#train-name textarea, #train-name input").first.fill(name)
-    page.locator("#train-max_steps input").fill("4")  # a few real steps per trial
-    page.locator("#train-max_length input").fill("32")
-    page.locator("#train-max_length input").press("Tab")
+    name = recipe_with_tiny_model(page, tiny_bert_dir, "search", max_steps=4)  # per trial
 
     page.get_by_role("tab", name="Hyperparameter search", exact=True).click()
     page.locator("#search-start").wait_for()

@@ -6,9 +6,10 @@ config, so it trains for real in seconds on CPU.
 """
 
 import re
-import time
 
 import pytest
+
+from tests.browser_helpers import poll, recipe_with_tiny_model
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -21,17 +22,8 @@ def _progress(page) -> dict:
 
 
 def _wait_progress(page, predicate, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            state = _progress(page)
-        except Exception:  # noqa: BLE001 - the node is re-rendered between reads
-            state = None
-        if state and predicate(state):
-            return state
-        page.wait_for_timeout(300)
-    page.screenshot(path="/tmp/train_progress_fail.png", full_page=True)
-    raise AssertionError(f"progress never matched; last: {_progress(page)}")
+    return poll(page, lambda: _progress(page), predicate, timeout, "progress never matched",
+                "/tmp/train_progress_fail.png")
 
 
 def _curves(page) -> dict:
@@ -50,14 +42,8 @@ def _curves(page) -> dict:
 
 
 def _wait_curves(page, predicate, timeout=90) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        curves = _curves(page)
-        if predicate(curves):
-            return curves
-        page.wait_for_timeout(500)
-    page.screenshot(path="/tmp/train_curves_fail.png", full_page=True)
-    raise AssertionError(f"the loss chart never showed that; last: {_curves(page)}")
+    return poll(page, lambda: _curves(page), predicate, timeout,
+                "the loss chart never showed that", "/tmp/train_curves_fail.png")
 
 
 def _open_train_tab(page):
@@ -68,24 +54,13 @@ def _open_train_tab(page):
 def test_start_watch_reload_stop_in_browser(page, tiny_bert_dir):
     _open_train_tab(page)
     assert _progress(page)["status"] == "none"
-    page.get_by_role("button", name="drug-reviews-minilm", exact=True).click()
-    page.get_by_text("builtin:drug_reviews").first.wait_for()  # data summary updated
+    name = recipe_with_tiny_model(page, tiny_bert_dir, "browser", max_steps=100_000)
     # The recipe's settings reach the form, the reading of long texts included.
-    trunc = page.locator("#train-truncation_side input")
-    page.wait_for_function("() => document.querySelector('#train-truncation_side input')"
-                           ".value.startsWith('Keep the end')", timeout=30_000)
-    assert trunc.input_value() == "Keep the end (cut the start)"
-
-    model = page.locator("#train-model input")
-    model.fill(str(tiny_bert_dir))
-    model.press("Enter")
-    page.locator("#train-model-note").get_by_text("Local classifier").wait_for()
-    name = f"browser-{time.time_ns() % 10**8}"
-    page.locator("#train-name textarea, #train-name input").first.fill(name)
-    page.locator("#train-max_steps input").fill("100000")  # runs until we stop it
-    page.locator("#train-max_length input").fill("32")
+    poll(page, lambda: page.locator("#train-truncation_side input").input_value(),
+         lambda v: v == "Keep the end (cut the start)", 30, "the recipe's truncation side "
+         "never reached the form", "/tmp/train_form_fail.png")
     page.locator("#train-learning_rate input").fill("0.001")
-    page.locator("#train-max_length input").press("Tab")
+    page.locator("#train-learning_rate input").press("Tab")
 
     assert _curves(page)["points"] == {}
     page.locator("#train-start").click()
